@@ -1,2 +1,350 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
+/* Thin wrappers over OpenSSL 3 EVP: X25519, the two AEADs, SHA-256 and
+ * HMAC-SHA256. Every EVP object is freed on every path; every buffer that
+ * held a secret is wiped before it goes out of scope. */
 #include "securechat/crypto.h"
+
+#include <limits.h>
+#include <string.h>
+
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/params.h>
+#include <openssl/rand.h>
+
+#include "securechat/error.h"
+
+int
+sc_random (void *buf, size_t len)
+{
+  if (len == 0)
+    return SC_OK;
+  if (buf == NULL)
+    return SC_ERR_INVALID;
+  if (len > INT_MAX)
+    return SC_ERR_TOO_LARGE;
+  if (RAND_bytes (buf, (int) len) != 1)
+    return SC_ERR_CRYPTO;
+  return SC_OK;
+}
+
+void
+sc_wipe (void *p, size_t len)
+{
+  if (p != NULL && len > 0)
+    OPENSSL_cleanse (p, len);
+}
+
+int
+sc_memeq (const void *a, const void *b, size_t len)
+{
+  if (len == 0)
+    return 1;
+  if (a == NULL || b == NULL)
+    return 0;
+  return CRYPTO_memcmp (a, b, len) == 0;
+}
+
+int
+sc_x25519_public (const uint8_t priv[SC_X25519_LEN], uint8_t pub[SC_X25519_LEN])
+{
+  EVP_PKEY *key;
+  size_t pub_len = SC_X25519_LEN;
+  int ret = SC_ERR_CRYPTO;
+
+  if (priv == NULL || pub == NULL)
+    return SC_ERR_INVALID;
+  key =
+      EVP_PKEY_new_raw_private_key (EVP_PKEY_X25519, NULL, priv, SC_X25519_LEN);
+  if (key == NULL)
+    return SC_ERR_CRYPTO;
+  if (EVP_PKEY_get_raw_public_key (key, pub, &pub_len) == 1 &&
+      pub_len == SC_X25519_LEN)
+    ret = SC_OK;
+  else
+    memset (pub, 0, SC_X25519_LEN);
+  EVP_PKEY_free (key);
+  return ret;
+}
+
+int
+sc_x25519_keypair (uint8_t priv[SC_X25519_LEN], uint8_t pub[SC_X25519_LEN])
+{
+  int ret;
+
+  if (priv == NULL || pub == NULL)
+    return SC_ERR_INVALID;
+  ret = sc_random (priv, SC_X25519_LEN);
+  if (ret == SC_OK)
+    ret = sc_x25519_public (priv, pub);
+  if (ret != SC_OK)
+    {
+      sc_wipe (priv, SC_X25519_LEN);
+      memset (pub, 0, SC_X25519_LEN);
+    }
+  return ret;
+}
+
+int
+sc_x25519 (uint8_t out[SC_X25519_LEN],
+           const uint8_t priv[SC_X25519_LEN],
+           const uint8_t pub[SC_X25519_LEN])
+{
+  EVP_PKEY *sk = NULL;
+  EVP_PKEY *pk = NULL;
+  EVP_PKEY_CTX *ctx = NULL;
+  size_t out_len = SC_X25519_LEN;
+  uint8_t acc = 0;
+  int ret = SC_ERR_CRYPTO;
+
+  if (out == NULL)
+    return SC_ERR_INVALID;
+  memset (out, 0, SC_X25519_LEN);
+  if (priv == NULL || pub == NULL)
+    return SC_ERR_INVALID;
+
+  sk =
+      EVP_PKEY_new_raw_private_key (EVP_PKEY_X25519, NULL, priv, SC_X25519_LEN);
+  pk = EVP_PKEY_new_raw_public_key (EVP_PKEY_X25519, NULL, pub, SC_X25519_LEN);
+  if (sk == NULL || pk == NULL)
+    goto out;
+  ctx = EVP_PKEY_CTX_new_from_pkey (NULL, sk, NULL);
+  if (ctx == NULL || EVP_PKEY_derive_init (ctx) != 1 ||
+      EVP_PKEY_derive_set_peer (ctx, pk) != 1)
+    goto out;
+  /* OpenSSL refuses to return an all-zero X25519 output (a low-order or
+   * otherwise degenerate peer key): that is a DH failure, not an internal
+   * one. */
+  if (EVP_PKEY_derive (ctx, out, &out_len) != 1)
+    {
+      ret = SC_ERR_DH;
+      goto out;
+    }
+  if (out_len != SC_X25519_LEN)
+    goto out;
+  /* Checked here as well, in constant time, so the rule does not depend on
+   * the library version. */
+  for (size_t i = 0; i < SC_X25519_LEN; i++)
+    acc |= out[i];
+  if (acc == 0)
+    {
+      ret = SC_ERR_DH;
+      goto out;
+    }
+  ret = SC_OK;
+
+out:
+  if (ret != SC_OK)
+    sc_wipe (out, SC_X25519_LEN);
+  EVP_PKEY_CTX_free (ctx);
+  EVP_PKEY_free (pk);
+  EVP_PKEY_free (sk);
+  return ret;
+}
+
+static const EVP_CIPHER *
+aead_cipher (enum sc_aead_alg alg)
+{
+  switch (alg)
+    {
+    case SC_AEAD_AES256GCM:
+      return EVP_aes_256_gcm ();
+    case SC_AEAD_CHACHAPOLY:
+      return EVP_chacha20_poly1305 ();
+    }
+  return NULL;
+}
+
+/* Sets up ctx for one AEAD operation (enc 1 or 0) and feeds the AD. */
+static int
+aead_begin (EVP_CIPHER_CTX *ctx,
+            enum sc_aead_alg alg,
+            int enc,
+            const uint8_t key[SC_AEAD_KEY_LEN],
+            const uint8_t nonce[SC_AEAD_NONCE_LEN],
+            const uint8_t *ad,
+            size_t ad_len)
+{
+  const EVP_CIPHER *cipher = aead_cipher (alg);
+  int outl = 0;
+
+  if (cipher == NULL)
+    return SC_ERR_INVALID;
+  if (EVP_CipherInit_ex (ctx, cipher, NULL, NULL, NULL, enc) != 1 ||
+      EVP_CIPHER_CTX_ctrl (ctx, EVP_CTRL_AEAD_SET_IVLEN, SC_AEAD_NONCE_LEN,
+                           NULL) != 1 ||
+      EVP_CipherInit_ex (ctx, NULL, NULL, key, nonce, enc) != 1)
+    return SC_ERR_CRYPTO;
+  if (ad_len > 0 && EVP_CipherUpdate (ctx, NULL, &outl, ad, (int) ad_len) != 1)
+    return SC_ERR_CRYPTO;
+  return SC_OK;
+}
+
+int
+sc_aead_encrypt (enum sc_aead_alg alg,
+                 const uint8_t key[SC_AEAD_KEY_LEN],
+                 const uint8_t nonce[SC_AEAD_NONCE_LEN],
+                 const uint8_t *ad,
+                 size_t ad_len,
+                 const uint8_t *pt,
+                 size_t len,
+                 uint8_t *out)
+{
+  EVP_CIPHER_CTX *ctx;
+  int outl = 0;
+  int finl = 0;
+  int ret;
+
+  if (key == NULL || nonce == NULL || out == NULL ||
+      (ad == NULL && ad_len > 0) || (pt == NULL && len > 0))
+    return SC_ERR_INVALID;
+  if (ad_len > INT_MAX || len > (size_t) INT_MAX - SC_AEAD_TAG_LEN)
+    return SC_ERR_TOO_LARGE;
+
+  ctx = EVP_CIPHER_CTX_new ();
+  if (ctx == NULL)
+    return SC_ERR_NOMEM;
+  ret = aead_begin (ctx, alg, 1, key, nonce, ad, ad_len);
+  if (ret != SC_OK)
+    goto out;
+  ret = SC_ERR_CRYPTO;
+  if (len > 0 && (EVP_EncryptUpdate (ctx, out, &outl, pt, (int) len) != 1 ||
+                  (size_t) outl != len))
+    goto out;
+  if (EVP_EncryptFinal_ex (ctx, out + len, &finl) != 1 || finl != 0)
+    goto out;
+  if (EVP_CIPHER_CTX_ctrl (ctx, EVP_CTRL_AEAD_GET_TAG, SC_AEAD_TAG_LEN,
+                           out + len) != 1)
+    goto out;
+  ret = SC_OK;
+
+out:
+  if (ret != SC_OK)
+    sc_wipe (out, len + SC_AEAD_TAG_LEN);
+  EVP_CIPHER_CTX_free (ctx);
+  return ret;
+}
+
+int
+sc_aead_decrypt (enum sc_aead_alg alg,
+                 const uint8_t key[SC_AEAD_KEY_LEN],
+                 const uint8_t nonce[SC_AEAD_NONCE_LEN],
+                 const uint8_t *ad,
+                 size_t ad_len,
+                 const uint8_t *in,
+                 size_t len,
+                 uint8_t *out)
+{
+  EVP_CIPHER_CTX *ctx;
+  uint8_t tag[SC_AEAD_TAG_LEN];
+  size_t ct_len;
+  int outl = 0;
+  int finl = 0;
+  int ret;
+
+  if (key == NULL || nonce == NULL || in == NULL || (ad == NULL && ad_len > 0))
+    return SC_ERR_INVALID;
+  if (len < SC_AEAD_TAG_LEN)
+    return SC_ERR_TRUNCATED;
+  ct_len = len - SC_AEAD_TAG_LEN;
+  if (out == NULL && ct_len > 0)
+    return SC_ERR_INVALID;
+  if (ad_len > INT_MAX || len > INT_MAX)
+    return SC_ERR_TOO_LARGE;
+
+  /* Copied first: out may be in (in-place), and the tag follows it. */
+  memcpy (tag, in + ct_len, SC_AEAD_TAG_LEN);
+  ctx = EVP_CIPHER_CTX_new ();
+  if (ctx == NULL)
+    return SC_ERR_NOMEM;
+  ret = aead_begin (ctx, alg, 0, key, nonce, ad, ad_len);
+  if (ret != SC_OK)
+    goto out;
+  ret = SC_ERR_CRYPTO;
+  if (ct_len > 0 &&
+      (EVP_DecryptUpdate (ctx, out, &outl, in, (int) ct_len) != 1 ||
+       (size_t) outl != ct_len))
+    goto out;
+  if (EVP_CIPHER_CTX_ctrl (ctx, EVP_CTRL_AEAD_SET_TAG, SC_AEAD_TAG_LEN, tag) !=
+      1)
+    goto out;
+  /* The AEAD modes write nothing at Final; it only checks the tag. */
+  if (EVP_DecryptFinal_ex (ctx, out != NULL ? out + ct_len : tag, &finl) != 1 ||
+      finl != 0)
+    {
+      ret = SC_ERR_DECRYPT;
+      goto out;
+    }
+  ret = SC_OK;
+
+out:
+  if (ret != SC_OK && out != NULL)
+    sc_wipe (out, ct_len);
+  EVP_CIPHER_CTX_free (ctx);
+  return ret;
+}
+
+int
+sc_sha256 (const void *data, size_t len, uint8_t out[SC_SHA256_LEN])
+{
+  unsigned int out_len = 0;
+
+  if (out == NULL || (data == NULL && len > 0))
+    return SC_ERR_INVALID;
+  if (EVP_Digest (len > 0 ? data : "", len, out, &out_len, EVP_sha256 (),
+                  NULL) != 1 ||
+      out_len != SC_SHA256_LEN)
+    {
+      memset (out, 0, SC_SHA256_LEN);
+      return SC_ERR_CRYPTO;
+    }
+  return SC_OK;
+}
+
+int
+sc_hmac_sha256 (const uint8_t *key,
+                size_t key_len,
+                const uint8_t *data,
+                size_t len,
+                uint8_t out[SC_SHA256_LEN])
+{
+  static const uint8_t empty[1] = { 0 };
+  EVP_MAC *mac = NULL;
+  EVP_MAC_CTX *ctx = NULL;
+  OSSL_PARAM params[2];
+  size_t out_len = 0;
+  int ret = SC_ERR_CRYPTO;
+
+  if (out == NULL || (key == NULL && key_len > 0) || (data == NULL && len > 0))
+    return SC_ERR_INVALID;
+
+  params[0] = OSSL_PARAM_construct_utf8_string (OSSL_MAC_PARAM_DIGEST,
+                                                (char *) "SHA256", 0);
+  params[1] = OSSL_PARAM_construct_end ();
+  mac = EVP_MAC_fetch (NULL, "HMAC", NULL);
+  if (mac == NULL)
+    goto out;
+  ctx = EVP_MAC_CTX_new (mac);
+  if (ctx == NULL)
+    {
+      ret = SC_ERR_NOMEM;
+      goto out;
+    }
+  /* A zero-length key is a valid HMAC key; OpenSSL wants a pointer. */
+  if (EVP_MAC_init (ctx, key_len > 0 ? key : empty, key_len, params) != 1)
+    goto out;
+  if (len > 0 && EVP_MAC_update (ctx, data, len) != 1)
+    goto out;
+  if (EVP_MAC_final (ctx, out, &out_len, SC_SHA256_LEN) != 1 ||
+      out_len != SC_SHA256_LEN)
+    goto out;
+  ret = SC_OK;
+
+out:
+  if (ret != SC_OK)
+    sc_wipe (out, SC_SHA256_LEN);
+  EVP_MAC_CTX_free (ctx);
+  EVP_MAC_free (mac);
+  return ret;
+}
