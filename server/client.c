@@ -1,2 +1,815 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 #include "client.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "auth.h"
+#include "log.h"
+#include "ratelimit.h"
+#include "route.h"
+#include "server.h"
+#include "store.h"
+#include "strmap.h"
+
+#include "securechat/channel.h"
+#include "securechat/error.h"
+#include "securechat/frame.h"
+
+/* How long a closing connection may take to drain its last message. */
+#define LINGER_SECONDS 5
+/* Retry hint for "server_busy". */
+#define BUSY_RETRY_MS 1000
+
+static void read_cb (struct bufferevent *bev, void *ud);
+static void write_cb (struct bufferevent *bev, void *ud);
+static void event_cb (struct bufferevent *bev, short what, void *ud);
+static void timer_cb (evutil_socket_t fd, short what, void *ud);
+static void linger_cb (evutil_socket_t fd, short what, void *ud);
+static void process_input (struct client *c);
+
+static const char *
+who (const struct client *c)
+{
+  return c->user[0] != '\0' ? c->user : "-";
+}
+
+static void
+pending_adjust (struct server *srv, const char *addr, int delta)
+{
+  uintptr_t n = (uintptr_t) strmap_get (srv->pending_by_addr, addr);
+
+  if (delta > 0)
+    {
+      /* Allocation failure only loses the per-address count, never the
+       * connection bookkeeping; the global cap still holds. */
+      if (strmap_set (srv->pending_by_addr, addr, (void *) (n + 1)) != 0)
+        log_warn ("pending count for %s not recorded: out of memory", addr);
+      srv->n_pending++;
+      return;
+    }
+  if (n <= 1)
+    strmap_remove (srv->pending_by_addr, addr);
+  else
+    strmap_set (srv->pending_by_addr, addr, (void *) (n - 1));
+  srv->n_pending--;
+}
+
+static void
+pending_done (struct client *c)
+{
+  if (!c->pending)
+    return;
+  c->pending = false;
+  pending_adjust (c->srv, c->addr, -1);
+}
+
+static void
+client_free (struct client *c)
+{
+  if (c->zombie)
+    TAILQ_REMOVE (&c->srv->zombies, c, entry);
+  if (c->timer != NULL)
+    event_free (c->timer);
+  if (c->linger != NULL)
+    event_free (c->linger);
+  if (c->bev != NULL)
+    bufferevent_free (c->bev);
+  sc_channel_free (c->ch);
+  free (c);
+}
+
+static void
+client_ref (struct client *c)
+{
+  c->refs++;
+}
+
+void
+client_unref (struct client *c)
+{
+  if (--c->refs == 0)
+    client_free (c);
+}
+
+static void
+format_addr (const struct sockaddr *sa, char *out, size_t cap)
+{
+  const void *raw = NULL;
+
+  if (sa->sa_family == AF_INET)
+    raw = &((const struct sockaddr_in *) (const void *) sa)->sin_addr;
+  else if (sa->sa_family == AF_INET6)
+    raw = &((const struct sockaddr_in6 *) (const void *) sa)->sin6_addr;
+  if (raw == NULL ||
+      inet_ntop (sa->sa_family, raw, out, (socklen_t) cap) == NULL)
+    snprintf (out, cap, "unknown");
+}
+
+int
+client_accept (struct server *srv, int fd, const struct sockaddr *sa, int salen)
+{
+  const struct config *cfg = &srv->cfg;
+  struct client *c;
+  char addr[64];
+  uintptr_t per_addr;
+  int one = 1;
+  struct timeval tv;
+
+  (void) salen;
+  format_addr (sa, addr, sizeof (addr));
+  per_addr = (uintptr_t) strmap_get (srv->pending_by_addr, addr);
+  if (srv->n_pending >= cfg->max_pending || per_addr >= cfg->max_pending_per_ip)
+    {
+      log_warn ("connection from %s refused reason=too-many-pending "
+                "pending=%u from-this-address=%" PRIuPTR,
+                addr, srv->n_pending, per_addr);
+      close (fd);
+      return -1;
+    }
+
+  c = calloc (1, sizeof (*c));
+  if (c == NULL)
+    {
+      log_error ("connection from %s refused reason=out-of-memory", addr);
+      close (fd);
+      return -1;
+    }
+  c->srv = srv;
+  c->refs = 1;
+  c->id = ++srv->next_conn_id;
+  c->state = CLIENT_HANDSHAKE;
+  snprintf (c->addr, sizeof (c->addr), "%s", addr);
+  c->last_rx_ms = server_mono_ms ();
+  c->over_limit = srv->n_clients >= cfg->max_connections;
+
+  setsockopt (fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof (one));
+  c->bev = bufferevent_socket_new (srv->base, fd, BEV_OPT_CLOSE_ON_FREE);
+  if (c->bev == NULL)
+    {
+      close (fd);
+      goto fail;
+    }
+  c->timer = evtimer_new (srv->base, timer_cb, c);
+  if (c->timer == NULL ||
+      sc_channel_new (SC_NOISE_RESPONDER, srv->static_priv, &c->ch) != 0)
+    goto fail;
+
+  /* Stop reading once one whole frame is buffered: input never grows past
+   * a frame plus one socket read. */
+  bufferevent_setwatermark (c->bev, EV_READ, 0,
+                            SC_FRAME_HEADER_LEN + cfg->max_frame);
+  bufferevent_setcb (c->bev, read_cb, write_cb, event_cb, c);
+  if (bufferevent_enable (c->bev, EV_READ | EV_WRITE) != 0)
+    goto fail;
+
+  /* An absolute deadline for handshake + login: read timeouts restart on
+   * every byte, so they cannot stop a client that dribbles. */
+  tv.tv_sec = cfg->handshake_timeout;
+  tv.tv_usec = 0;
+  evtimer_add (c->timer, &tv);
+
+  c->pending = true;
+  pending_adjust (srv, c->addr, +1);
+  TAILQ_INSERT_TAIL (&srv->clients, c, entry);
+  srv->n_clients++;
+  log_debug ("conn %" PRIu64 " accepted from %s", c->id, c->addr);
+  return 0;
+
+fail:
+  log_error ("connection from %s refused reason=out-of-memory", addr);
+  client_free (c);
+  return -1;
+}
+
+static void
+finalize (struct client *c)
+{
+  struct server *srv = c->srv;
+
+  if (c->state == CLIENT_DEAD)
+    return;
+  if (c->state == CLIENT_READY || c->state == CLIENT_CLOSING)
+    route_logout (srv, c);
+  c->state = CLIENT_DEAD;
+  pending_done (c);
+  if (c->timer != NULL)
+    evtimer_del (c->timer);
+  if (c->linger != NULL)
+    evtimer_del (c->linger);
+  if (c->bev != NULL)
+    {
+      bufferevent_disable (c->bev, EV_READ | EV_WRITE);
+      bufferevent_setcb (c->bev, NULL, NULL, NULL, NULL);
+    }
+  TAILQ_REMOVE (&srv->clients, c, entry);
+  if (c->refs > 1)
+    {
+      c->zombie = true;
+      TAILQ_INSERT_TAIL (&srv->zombies, c, entry);
+    }
+  server_client_gone (srv, c);
+  client_unref (c);
+}
+
+void
+client_free_zombie (struct client *c)
+{
+  client_free (c);
+}
+
+void
+client_close (struct client *c, const char *reason, bool flush)
+{
+  struct evbuffer *out;
+  struct timeval tv = { LINGER_SECONDS, 0 };
+
+  if (c->state == CLIENT_DEAD)
+    return;
+  if (c->state != CLIENT_CLOSING)
+    {
+      if (c->user[0] != '\0' && c->state != CLIENT_LOGIN &&
+          c->state != CLIENT_AUTHENTICATING)
+        log_info ("conn %" PRIu64 " user=%s disconnected reason=%s", c->id,
+                  c->user, reason);
+      else
+        log_info ("conn %" PRIu64 " from %s closed reason=%s", c->id, c->addr,
+                  reason);
+    }
+  if (!flush || c->state == CLIENT_CLOSING)
+    {
+      finalize (c);
+      return;
+    }
+
+  out = bufferevent_get_output (c->bev);
+  if (evbuffer_get_length (out) == 0)
+    {
+      finalize (c);
+      return;
+    }
+  /* Keep the user routed until the flush ends so that presence stays
+   * consistent; stop reading, and bound the wait. */
+  c->state = CLIENT_CLOSING;
+  bufferevent_disable (c->bev, EV_READ);
+  if (c->timer != NULL)
+    evtimer_del (c->timer);
+  c->linger = evtimer_new (c->srv->base, linger_cb, c);
+  if (c->linger == NULL || evtimer_add (c->linger, &tv) != 0)
+    finalize (c);
+}
+
+static void
+linger_cb (evutil_socket_t fd, short what, void *ud)
+{
+  struct client *c = ud;
+
+  log_debug ("conn %" PRIu64 " final flush timed out", c->id);
+  finalize (c);
+}
+
+static int
+send_plaintext (struct client *c, const uint8_t *pt, size_t len)
+{
+  struct evbuffer *out;
+  struct evbuffer_iovec v;
+  size_t frame_len = SC_FRAME_HEADER_LEN + len + SC_NOISE_TAG_LEN;
+  size_t written;
+  int r;
+
+  if (c->state == CLIENT_DEAD || c->state == CLIENT_CLOSING ||
+      !sc_channel_established (c->ch))
+    return -1;
+  out = bufferevent_get_output (c->bev);
+  if (evbuffer_get_length (out) + frame_len > c->srv->cfg.output_buffer_max)
+    {
+      log_warn ("conn %" PRIu64 " user=%s output buffer over %" PRIu32 " bytes",
+                c->id, who (c), c->srv->cfg.output_buffer_max);
+      client_close (c, "outbuf-limit", false);
+      return -1;
+    }
+  if (evbuffer_reserve_space (out, (ev_ssize_t) frame_len, &v, 1) < 1)
+    {
+      client_close (c, "out-of-memory", false);
+      return -1;
+    }
+  r = sc_channel_seal (c->ch, pt, len, v.iov_base, v.iov_len, &written);
+  if (r != SC_OK)
+    {
+      log_error ("conn %" PRIu64 " cannot encrypt: %s", c->id, sc_strerror (r));
+      client_close (c, "encrypt-failed", false);
+      return -1;
+    }
+  v.iov_len = written;
+  evbuffer_commit_space (out, &v, 1);
+  return 0;
+}
+
+int
+client_send_msg (struct client *c, const struct sc_msg *m)
+{
+  char *json = NULL;
+  size_t len = 0;
+  int r;
+
+  r = sc_msg_encode (m, &json, &len);
+  if (r != SC_OK)
+    {
+      log_error ("conn %" PRIu64 " cannot encode %s: %s", c->id,
+                 sc_msg_type_name (m->type), sc_strerror (r));
+      return -1;
+    }
+  r = send_plaintext (c, (const uint8_t *) json, len);
+  free (json);
+  return r;
+}
+
+int
+client_send_error (struct client *c,
+                   enum sc_code code,
+                   const uint64_t *ref,
+                   uint32_t retry_after)
+{
+  struct sc_msg m;
+
+  memset (&m, 0, sizeof (m));
+  m.type = SC_MSG_ERROR;
+  m.u.error.code = code;
+  snprintf (m.u.error.message, sizeof (m.u.error.message), "%s",
+            sc_code_text (code));
+  if (ref != NULL)
+    {
+      m.u.error.has_ref = true;
+      m.u.error.ref = *ref;
+    }
+  m.u.error.retry_after = retry_after;
+  return client_send_msg (c, &m);
+}
+
+void
+client_bye (struct client *c, enum sc_code code, const char *reason)
+{
+  struct sc_msg m;
+
+  if (c->state == CLIENT_DEAD || c->state == CLIENT_CLOSING)
+    return;
+  memset (&m, 0, sizeof (m));
+  m.type = SC_MSG_BYE;
+  m.u.bye.code = code;
+  snprintf (m.u.bye.message, sizeof (m.u.bye.message), "%s",
+            sc_code_text (code));
+  if (sc_channel_established (c->ch) && client_send_msg (c, &m) != 0)
+    return; /* already closed by the failed send */
+  client_close (c, reason, true);
+}
+
+/* Handshake message 1 -> message 2. */
+static void
+handle_handshake (struct client *c, const uint8_t *body, size_t len)
+{
+  struct server *srv = c->srv;
+  uint8_t out[1024];
+  size_t out_len, plen;
+  struct sc_msg m, reply;
+  char *json = NULL;
+  size_t json_len = 0;
+  bool version_ok = false;
+  int r;
+
+  r = sc_channel_read_handshake (c->ch, body, len, srv->scratch,
+                                 SC_CHANNEL_MAX_PLAINTEXT, &plen);
+  if (r != SC_OK)
+    {
+      client_close (c, "bad-handshake", false);
+      return;
+    }
+  r = sc_msg_parse (srv->scratch, plen, &m);
+  if (r != SC_OK || m.type != SC_MSG_CLIENT_HELLO)
+    {
+      if (r == SC_OK)
+        sc_msg_clear (&m);
+      client_close (c, "bad-client-hello", false);
+      return;
+    }
+  for (size_t i = 0; i < m.u.client_hello.n_versions; i++)
+    if (m.u.client_hello.versions[i] == SC_PROTOCOL_VERSION)
+      version_ok = true;
+  if (m.u.client_hello.agent[0] != '\0')
+    {
+      char agent[SC_AGENT_MAX * 4 + 1];
+      log_escape (m.u.client_hello.agent, strlen (m.u.client_hello.agent),
+                  agent, sizeof (agent));
+      log_debug ("conn %" PRIu64 " client agent \"%s\"", c->id, agent);
+    }
+  sc_msg_clear (&m);
+
+  memset (&reply, 0, sizeof (reply));
+  if (version_ok)
+    {
+      reply.type = SC_MSG_SERVER_HELLO;
+      reply.u.server_hello.version = SC_PROTOCOL_VERSION;
+      snprintf (reply.u.server_hello.agent, sizeof (reply.u.server_hello.agent),
+                "securechatd/%s", SC_VERSION);
+      reply.u.server_hello.max_frame = srv->cfg.max_frame;
+      reply.u.server_hello.idle_timeout = srv->cfg.idle_timeout;
+    }
+  else
+    {
+      reply.type = SC_MSG_ERROR;
+      reply.u.error.code = SC_CODE_UNSUPPORTED_VERSION;
+      snprintf (reply.u.error.message, sizeof (reply.u.error.message), "%s",
+                sc_code_text (SC_CODE_UNSUPPORTED_VERSION));
+    }
+  r = sc_msg_encode (&reply, &json, &json_len);
+  if (r == SC_OK)
+    r = sc_channel_write_handshake (c->ch, (const uint8_t *) json, json_len,
+                                    out, sizeof (out), &out_len);
+  free (json);
+  if (r != SC_OK)
+    {
+      log_error ("conn %" PRIu64 " cannot write handshake: %s", c->id,
+                 sc_strerror (r));
+      client_close (c, "handshake-failed", false);
+      return;
+    }
+  bufferevent_write (c->bev, out, out_len);
+  if (!version_ok)
+    {
+      client_close (c, "unsupported-version", true);
+      return;
+    }
+  c->state = CLIENT_LOGIN;
+  if (c->over_limit)
+    {
+      log_warn ("conn %" PRIu64 " from %s refused reason=server-full "
+                "connections=%u",
+                c->id, c->addr, srv->n_clients);
+      client_send_error (c, SC_CODE_SERVER_FULL, NULL, 0);
+      client_close (c, "server-full", true);
+    }
+}
+
+static void
+login_done (struct auth_job *job, void *ud)
+{
+  struct client *c = ud;
+  struct server *srv = c->srv;
+  struct client *old = NULL;
+  struct sc_msg m;
+  char err[256];
+
+  if (c->state != CLIENT_AUTHENTICATING)
+    goto out; /* the connection went away while the hash ran */
+
+  if (!job->ok)
+    {
+      int64_t now = server_mono_ms ();
+      ratelimit_fail (srv->fail_by_user, job->user, now);
+      ratelimit_fail (srv->fail_by_addr, c->addr, now);
+      log_info ("conn %" PRIu64 " user=%s authentication failed reason=%s "
+                "from=%s",
+                c->id, job->user,
+                job->hash != NULL ? "bad-password" : "unknown-user", c->addr);
+      c->state = CLIENT_LOGIN;
+      client_send_error (c, SC_CODE_AUTH_FAILED, NULL, 0);
+      client_close (c, "auth-failed", true);
+      goto out;
+    }
+
+  ratelimit_success (srv->fail_by_user, job->user);
+  ratelimit_success (srv->fail_by_addr, c->addr);
+  if (job->new_hash != NULL)
+    {
+      int r = store_modify (srv->store, STORE_UPGRADE, job->user, job->new_hash,
+                            job->hash, err, sizeof (err));
+      if (r == 0)
+        log_info ("user=%s password hash upgraded to yescrypt", job->user);
+      else if (r < 0)
+        log_warn ("user=%s password hash not upgraded: %s", job->user, err);
+    }
+
+  pending_done (c);
+  c->state = CLIENT_READY;
+  c->last_rx_ms = server_mono_ms ();
+  if (route_login (srv, c, &old) != 0)
+    {
+      client_send_error (c, SC_CODE_INTERNAL, NULL, 0);
+      client_close (c, "out-of-memory", true);
+      goto out;
+    }
+  log_info ("conn %" PRIu64 " user=%s authenticated from %s", c->id, c->user,
+            c->addr);
+  if (old != NULL)
+    {
+      old->replaced = true;
+      log_info ("conn %" PRIu64 " user=%s replaced by conn %" PRIu64, old->id,
+                old->user, c->id);
+      client_bye (old, SC_CODE_SESSION_REPLACED, "session-replaced");
+    }
+
+  memset (&m, 0, sizeof (m));
+  m.type = SC_MSG_LOGIN_OK;
+  snprintf (m.u.login_ok.user, sizeof (m.u.login_ok.user), "%s", c->user);
+  if (client_send_msg (c, &m) != 0 || route_send_presence_list (srv, c) != 0)
+    goto out;
+
+  {
+    struct timeval tv = { srv->cfg.idle_timeout, 0 };
+    evtimer_del (c->timer);
+    evtimer_add (c->timer, &tv);
+  }
+  bufferevent_enable (c->bev, EV_READ);
+  process_input (c);
+
+out:
+  auth_job_free (job);
+  client_unref (c);
+}
+
+static void
+handle_login (struct client *c, struct sc_msg_login *lg)
+{
+  struct server *srv = c->srv;
+  int64_t now = server_mono_ms ();
+  uint32_t wait_user, wait_addr, wait;
+  struct auth_job *job;
+  const char *hash;
+  bool reloaded = false;
+  char err[256];
+
+  snprintf (c->user, sizeof (c->user), "%s", lg->user);
+  wait_user = ratelimit_check (srv->fail_by_user, lg->user, now);
+  wait_addr = ratelimit_check (srv->fail_by_addr, c->addr, now);
+  wait = wait_user > wait_addr ? wait_user : wait_addr;
+  if (wait > 0)
+    {
+      log_info ("conn %" PRIu64 " user=%s login refused reason=rate-limited "
+                "by=%s retry_after_ms=%" PRIu32 " from=%s",
+                c->id, c->user, wait_user >= wait_addr ? "user" : "address",
+                wait, c->addr);
+      client_send_error (c, SC_CODE_RATE_LIMITED, NULL, wait);
+      client_close (c, "rate-limited", true);
+      return;
+    }
+
+  if (store_refresh (srv->store, &reloaded, err, sizeof (err)) != 0)
+    log_warn ("credentials not reloaded, keeping the previous users: %s", err);
+  else if (reloaded)
+    log_info ("credentials reloaded: %zu users", store_count (srv->store));
+  hash = store_lookup (srv->store, lg->user);
+
+  job = auth_job_new ();
+  if (job == NULL)
+    goto busy;
+  job->conn_id = c->id;
+  snprintf (job->user, sizeof (job->user), "%s", lg->user);
+  job->password = lg->password;
+  job->password_len = lg->password_len;
+  lg->password = NULL;
+  lg->password_len = 0;
+  if (hash != NULL && (job->hash = strdup (hash)) == NULL)
+    {
+      auth_job_free (job);
+      goto busy;
+    }
+  job->done = login_done;
+  job->ud = c;
+  client_ref (c);
+  if (auth_pool_submit (srv->auth, job) != 0)
+    {
+      client_unref (c);
+      auth_job_free (job);
+      goto busy;
+    }
+  c->state = CLIENT_AUTHENTICATING;
+  /* Further frames wait in the socket until the verdict. */
+  bufferevent_disable (c->bev, EV_READ);
+  return;
+
+busy:
+  log_warn ("conn %" PRIu64 " user=%s login refused reason=server-busy "
+            "queue=%u",
+            c->id, c->user, auth_pool_load (srv->auth));
+  client_send_error (c, SC_CODE_SERVER_BUSY, NULL, BUSY_RETRY_MS);
+  client_close (c, "server-busy", true);
+}
+
+static enum sc_code
+parse_error_code (int err)
+{
+  switch (err)
+    {
+    case SC_ERR_UNKNOWN_TYPE:
+      return SC_CODE_UNKNOWN_TYPE;
+    case SC_ERR_TOO_LARGE:
+      return SC_CODE_TOO_LARGE;
+    default:
+      return SC_CODE_BAD_REQUEST;
+    }
+}
+
+static void
+handle_ready (struct client *c, struct sc_msg *m)
+{
+  struct server *srv = c->srv;
+  struct sc_msg reply;
+
+  switch (m->type)
+    {
+    case SC_MSG_SEND:
+      route_send (srv, c, &m->u.send);
+      break;
+    case SC_MSG_WHO:
+      route_send_presence_list (srv, c);
+      break;
+    case SC_MSG_PING:
+      memset (&reply, 0, sizeof (reply));
+      reply.type = SC_MSG_PONG;
+      client_send_msg (c, &reply);
+      break;
+    case SC_MSG_PONG:
+      break;
+    case SC_MSG_BYE:
+      client_close (c, "client-quit", false);
+      break;
+    case SC_MSG_LOGIN:
+      client_send_error (c, SC_CODE_ALREADY_LOGGED_IN, NULL, 0);
+      break;
+    default:
+      log_info ("conn %" PRIu64 " user=%s bad request: unexpected %s", c->id,
+                c->user, sc_msg_type_name (m->type));
+      client_send_error (c, SC_CODE_BAD_REQUEST, NULL, 0);
+      break;
+    }
+}
+
+static void
+handle_frame (struct client *c, const uint8_t *body, size_t len)
+{
+  struct server *srv = c->srv;
+  struct sc_msg m;
+  size_t plen;
+  int r;
+
+  if (c->state == CLIENT_HANDSHAKE)
+    {
+      handle_handshake (c, body, len);
+      return;
+    }
+
+  r = sc_channel_open (c->ch, body, len, srv->scratch, SC_CHANNEL_MAX_PLAINTEXT,
+                       &plen);
+  if (r != SC_OK)
+    {
+      log_warn ("conn %" PRIu64 " user=%s frame rejected: %s", c->id, who (c),
+                sc_strerror (r));
+      client_close (c, "decrypt-failed", false);
+      return;
+    }
+  c->last_rx_ms = server_mono_ms ();
+  r = sc_msg_parse (srv->scratch, plen, &m);
+  /* The login frame holds a password: no copy may outlive the parse. */
+  if (c->state == CLIENT_LOGIN)
+    sc_wipe (srv->scratch, plen);
+
+  if (r != SC_OK)
+    {
+      log_info ("conn %" PRIu64 " user=%s bad request: %s", c->id, who (c),
+                sc_strerror (r));
+      client_send_error (c, parse_error_code (r), NULL, 0);
+      if (c->state == CLIENT_LOGIN)
+        client_close (c, "bad-login", true);
+      return;
+    }
+
+  if (c->state == CLIENT_LOGIN)
+    {
+      if (m.type == SC_MSG_LOGIN)
+        handle_login (c, &m.u.login);
+      else
+        {
+          log_info ("conn %" PRIu64 " from %s sent %s before login", c->id,
+                    c->addr, sc_msg_type_name (m.type));
+          client_send_error (c, SC_CODE_NOT_LOGGED_IN, NULL, 0);
+          client_close (c, "not-logged-in", true);
+        }
+    }
+  else
+    handle_ready (c, &m);
+  sc_msg_clear (&m);
+}
+
+static void
+process_input (struct client *c)
+{
+  struct evbuffer *in;
+
+  client_ref (c);
+  while (c->state == CLIENT_HANDSHAKE || c->state == CLIENT_LOGIN ||
+         c->state == CLIENT_READY)
+    {
+      uint8_t hdr[SC_FRAME_HEADER_LEN];
+      size_t avail, body_len;
+      uint8_t *frame;
+      int r;
+
+      in = bufferevent_get_input (c->bev);
+      avail = evbuffer_get_length (in);
+      if (avail < SC_FRAME_HEADER_LEN)
+        break;
+      evbuffer_copyout (in, hdr, sizeof (hdr));
+      r = sc_frame_header_parse (hdr, c->srv->cfg.max_frame, &body_len);
+      if (r != SC_OK)
+        {
+          log_warn ("conn %" PRIu64 " user=%s bad frame header: %s "
+                    "length=%u limit=%" PRIu32,
+                    c->id, who (c), sc_strerror (r),
+                    (unsigned) ((hdr[0] << 8) | hdr[1]), c->srv->cfg.max_frame);
+          client_close (
+              c, r == SC_ERR_TOO_LARGE ? "frame-too-large" : "empty-frame",
+              false);
+          break;
+        }
+      if (avail < SC_FRAME_HEADER_LEN + body_len)
+        break;
+      frame =
+          evbuffer_pullup (in, (ev_ssize_t) (SC_FRAME_HEADER_LEN + body_len));
+      if (frame == NULL)
+        {
+          client_close (c, "out-of-memory", false);
+          break;
+        }
+      handle_frame (c, frame + SC_FRAME_HEADER_LEN, body_len);
+      if (c->state == CLIENT_DEAD)
+        break;
+      evbuffer_drain (in, SC_FRAME_HEADER_LEN + body_len);
+    }
+  client_unref (c);
+}
+
+static void
+read_cb (struct bufferevent *bev, void *ud)
+{
+  process_input (ud);
+}
+
+static void
+write_cb (struct bufferevent *bev, void *ud)
+{
+  struct client *c = ud;
+
+  /* The write low-watermark is 0: this runs when the output is empty. */
+  if (c->state == CLIENT_CLOSING)
+    finalize (c);
+}
+
+static void
+event_cb (struct bufferevent *bev, short what, void *ud)
+{
+  struct client *c = ud;
+  char reason[128];
+
+  if (what & BEV_EVENT_EOF)
+    snprintf (reason, sizeof (reason), "%s",
+              c->state == CLIENT_HANDSHAKE ? "closed-during-handshake"
+                                           : "peer-closed");
+  else if (what & BEV_EVENT_ERROR)
+    snprintf (reason, sizeof (reason), "io-error (%s)",
+              evutil_socket_error_to_string (EVUTIL_SOCKET_ERROR ()));
+  else
+    return;
+  client_close (c, reason, false);
+}
+
+static void
+timer_cb (evutil_socket_t fd, short what, void *ud)
+{
+  struct client *c = ud;
+  struct server *srv = c->srv;
+
+  if (c->state == CLIENT_READY)
+    {
+      int64_t idle_ms = (int64_t) srv->cfg.idle_timeout * 1000;
+      int64_t quiet = server_mono_ms () - c->last_rx_ms;
+      if (quiet >= idle_ms)
+        {
+          client_bye (c, SC_CODE_IDLE_TIMEOUT, "idle-timeout");
+          return;
+        }
+      struct timeval tv = { (time_t) ((idle_ms - quiet) / 1000),
+                            (suseconds_t) (((idle_ms - quiet) % 1000) * 1000) };
+      evtimer_add (c->timer, &tv);
+      return;
+    }
+  client_close (c, "handshake-timeout", false);
+}

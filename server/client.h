@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* One connection on the server: handshake, login, dispatch, limits and
+ * teardown. A client is closed with client_close(); it is freed later, when
+ * no callback or hashing job still refers to it. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+
+#include "securechat/msg.h"
+
+struct server;
+struct bufferevent;
+struct event;
+struct sc_channel;
+
+enum client_state
+{
+  CLIENT_HANDSHAKE,      /* waiting for Noise message 1 */
+  CLIENT_LOGIN,          /* channel up, waiting for "login" */
+  CLIENT_AUTHENTICATING, /* hash job running; reading paused */
+  CLIENT_READY,          /* logged in */
+  CLIENT_CLOSING,        /* flushing a last message, then freed */
+  CLIENT_DEAD,           /* closed; freed when refs drop to 0 */
+};
+
+struct client
+{
+  TAILQ_ENTRY (client) entry;
+  struct server *srv;
+  uint64_t id;
+  unsigned refs;
+  struct bufferevent *bev;
+  struct event *timer;  /* handshake deadline, then idle check */
+  struct event *linger; /* bound on the final flush */
+  struct sc_channel *ch;
+  enum client_state state;
+  bool pending;    /* counted in the server's pending totals */
+  bool over_limit; /* accepted over max_connections: server_full */
+  bool replaced;   /* a newer session took over this user */
+  bool zombie;     /* closed but referenced: on the server's zombies */
+  char addr[64];   /* source address, for logs and per-address limits */
+  char user[33];   /* once logged in (or attempting) */
+  int64_t last_rx_ms;
+};
+
+/* Takes ownership of fd. */
+int client_accept (struct server *srv,
+                   int fd,
+                   const struct sockaddr *sa,
+                   int salen);
+/* Encodes, encrypts and queues m. Returns 0, or -1 when the client was
+ * closed instead (output over its cap, or an encoding failure). */
+int client_send_msg (struct client *c, const struct sc_msg *m);
+int client_send_error (struct client *c,
+                       enum sc_code code,
+                       const uint64_t *ref,
+                       uint32_t retry_after);
+/* Sends "bye" (when the channel is up) and closes after the flush. */
+void client_bye (struct client *c, enum sc_code code, const char *reason);
+/* Logs "disconnected reason=..." and tears the connection down; with
+ * flush, queued output is written first (bounded in time). */
+void client_close (struct client *c, const char *reason, bool flush);
+void client_unref (struct client *c);
+/* Frees a closed client whatever its references (end of the process, after
+ * the hashing pool has been stopped). */
+void client_free_zombie (struct client *c);

@@ -1,2 +1,212 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 #include "route.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "client.h"
+#include "log.h"
+#include "server.h"
+#include "store.h"
+#include "strmap.h"
+
+struct route
+{
+  struct strmap *online; /* username -> struct client * */
+};
+
+int
+route_new (struct route **out)
+{
+  struct route *r = calloc (1, sizeof (*r));
+
+  *out = NULL;
+  if (r == NULL || strmap_new (&r->online) != 0)
+    {
+      free (r);
+      return -1;
+    }
+  *out = r;
+  return 0;
+}
+
+void
+route_free (struct route *r)
+{
+  if (r == NULL)
+    return;
+  strmap_free (r->online);
+  free (r);
+}
+
+struct client *
+route_find (const struct route *r, const char *user)
+{
+  return strmap_get (r->online, user);
+}
+
+size_t
+route_count (const struct route *r)
+{
+  return strmap_count (r->online);
+}
+
+static void
+broadcast_presence (struct server *srv, const char *user, bool online)
+{
+  struct sc_msg m;
+  struct client *c, *next;
+
+  memset (&m, 0, sizeof (m));
+  m.type = SC_MSG_PRESENCE;
+  snprintf (m.u.presence.user, sizeof (m.u.presence.user), "%s", user);
+  m.u.presence.online = online;
+  /* A send may close a slow client, which unlinks it: fetch next first. */
+  for (c = TAILQ_FIRST (&srv->clients); c != NULL; c = next)
+    {
+      next = TAILQ_NEXT (c, entry);
+      if (c->state == CLIENT_READY && strcmp (c->user, user) != 0)
+        client_send_msg (c, &m);
+    }
+}
+
+int
+route_login (struct server *srv, struct client *c, struct client **old)
+{
+  struct route *r = srv->route;
+
+  *old = strmap_get (r->online, c->user);
+  if (strmap_set (r->online, c->user, c) != 0)
+    {
+      *old = NULL;
+      return -1;
+    }
+  if (*old == NULL)
+    broadcast_presence (srv, c->user, true);
+  return 0;
+}
+
+void
+route_logout (struct server *srv, struct client *c)
+{
+  struct route *r = srv->route;
+
+  if (c->user[0] == '\0' || strmap_get (r->online, c->user) != c)
+    return; /* never routed, or replaced by a newer session */
+  strmap_remove (r->online, c->user);
+  broadcast_presence (srv, c->user, false);
+}
+
+static int
+cmp_names (const void *a, const void *b)
+{
+  return strcmp (*(const char *const *) a, *(const char *const *) b);
+}
+
+int
+route_send_presence_list (struct server *srv, struct client *c)
+{
+  struct route *r = srv->route;
+  size_t n = strmap_count (r->online);
+  const char **names = NULL;
+  size_t pos = 0, i = 0, sent = 0;
+  const char *key;
+  void *value;
+  struct sc_msg m;
+  int ret = 0;
+
+  if (n > 0 && (names = calloc (n, sizeof (*names))) == NULL)
+    {
+      client_send_error (c, SC_CODE_INTERNAL, NULL, 0);
+      return -1;
+    }
+  while (strmap_next (r->online, &pos, &key, &value) && i < n)
+    names[i++] = key;
+  qsort (names, i, sizeof (*names), cmp_names);
+
+  memset (&m, 0, sizeof (m));
+  m.type = SC_MSG_PRESENCE_LIST;
+  m.u.presence_list.users =
+      calloc (SC_PRESENCE_CHUNK, sizeof (*m.u.presence_list.users));
+  if (m.u.presence_list.users == NULL)
+    {
+      free (names);
+      client_send_error (c, SC_CODE_INTERNAL, NULL, 0);
+      return -1;
+    }
+  /* Always at least one message, even for an empty list. */
+  do
+    {
+      size_t chunk =
+          i - sent < SC_PRESENCE_CHUNK ? i - sent : SC_PRESENCE_CHUNK;
+      for (size_t k = 0; k < chunk; k++)
+        snprintf (m.u.presence_list.users[k],
+                  sizeof (m.u.presence_list.users[k]), "%s", names[sent + k]);
+      m.u.presence_list.n_users = chunk;
+      sent += chunk;
+      m.u.presence_list.more = sent < i;
+      if (client_send_msg (c, &m) != 0)
+        {
+          ret = -1;
+          break;
+        }
+    }
+  while (sent < i);
+
+  free (m.u.presence_list.users);
+  free (names);
+  return ret;
+}
+
+void
+route_send (struct server *srv, struct client *c, const struct sc_msg_send *s)
+{
+  struct client *to;
+  struct sc_msg m;
+  uint64_t ref = s->id;
+  int64_t ts;
+
+  if (strcmp (s->to, c->user) == 0)
+    {
+      client_send_error (c, SC_CODE_SELF_MESSAGE, &ref, 0);
+      return;
+    }
+  to = route_find (srv->route, s->to);
+  if (to == NULL || to->state != CLIENT_READY)
+    {
+      bool known = store_lookup (srv->store, s->to) != NULL;
+      log_info ("message from %s to %s not forwarded reason=%s", c->user, s->to,
+                known ? "recipient-offline" : "unknown-user");
+      client_send_error (
+          c, known ? SC_CODE_RECIPIENT_OFFLINE : SC_CODE_UNKNOWN_USER, &ref, 0);
+      return;
+    }
+
+  memset (&m, 0, sizeof (m));
+  m.type = SC_MSG_MESSAGE;
+  m.u.message.id = ++srv->next_msg_id;
+  snprintf (m.u.message.from, sizeof (m.u.message.from), "%s", c->user);
+  m.u.message.ts = ts = server_now_ms ();
+  /* The body is forwarded as the sender wrote it: the server never decodes
+   * it. The struct only borrows the pointer. */
+  m.u.message.body = s->body;
+  m.u.message.body_len = s->body_len;
+  if (client_send_msg (to, &m) != 0)
+    {
+      log_info ("message from %s to %s not forwarded reason=recipient-gone",
+                c->user, s->to);
+      client_send_error (c, SC_CODE_RECIPIENT_OFFLINE, &ref, 0);
+      return;
+    }
+  log_info ("message forwarded %s->%s size=%zu id=%" PRIu64, c->user, s->to,
+            s->body_len, m.u.message.id);
+
+  memset (&m, 0, sizeof (m));
+  m.type = SC_MSG_SENT;
+  m.u.sent.ref = ref;
+  m.u.sent.id = srv->next_msg_id;
+  m.u.sent.ts = ts;
+  client_send_msg (c, &m);
+}

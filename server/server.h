@@ -1,10 +1,74 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* `securechatd run`: the event loop, listener, signals and connections. */
+/* `securechatd run`: the event loop, listener, signals and the state shared
+ * by the connection (client.c) and routing (route.c) modules. One thread
+ * owns all of it; only auth.c's workers run elsewhere, and they touch only
+ * their jobs. */
 #pragma once
 
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/queue.h>
+
 #include "config.h"
+#include "securechat/crypto.h"
+#include "securechat/fingerprint.h"
+
+struct event_base;
+struct event;
+struct evconnlistener;
+struct client;
+struct store;
+struct auth_pool;
+struct ratelimit;
+struct route;
+struct strmap;
+
+TAILQ_HEAD (client_list, client);
+
+struct server
+{
+  struct event_base *base;
+  struct evconnlistener *listener;
+  struct event *sig_int;
+  struct event *sig_term;
+  struct event *sig_hup;
+  struct event *shutdown_timer;
+  struct event *listener_retry; /* re-enables accept after EMFILE */
+
+  struct config cfg;
+  const char *data_dir;
+  uint8_t static_priv[SC_X25519_LEN];
+  uint8_t static_pub[SC_X25519_LEN];
+  char fingerprint[SC_FINGERPRINT_LEN + 1];
+
+  struct store *store;
+  struct auth_pool *auth;
+  struct ratelimit *fail_by_user;
+  struct ratelimit *fail_by_addr;
+  struct route *route;
+  struct strmap *pending_by_addr; /* address -> (uintptr_t) count */
+
+  struct client_list clients;
+  struct client_list zombies; /* closed, still referenced by a hash job */
+  unsigned n_clients;
+  unsigned n_pending; /* not yet logged in */
+  uint64_t next_conn_id;
+  uint64_t next_msg_id;
+  bool shutting_down;
+
+  uint8_t *scratch; /* one frame of plaintext, reused on the loop thread */
+};
 
 /* Serves until SIGINT/SIGTERM. Loads DIR/server.key and
  * DIR/credentials.json. Returns the process exit status (0 after a clean
  * shutdown, 1 when it cannot start). */
 int server_run (const char *data_dir, const struct config *cfg);
+
+/* Wall-clock milliseconds since the Unix epoch (message timestamps). */
+int64_t server_now_ms (void);
+/* Monotonic milliseconds (deadlines, back-off). */
+int64_t server_mono_ms (void);
+
+/* Called by client.c when a connection is gone, to drop its bookkeeping
+ * and end the shutdown once the last one has left. */
+void server_client_gone (struct server *srv, struct client *c);
