@@ -9,6 +9,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The longest password crypt(3) accepts: libxcrypt refuses passphrases of
+ * CRYPT_MAX_PASSPHRASE_SIZE (512) bytes or more. */
+#define AUTH_PASSWORD_MAX 511
+
 struct event_base;
 struct auth_pool;
 
@@ -25,7 +29,7 @@ struct auth_job
   bool ok;
   char *new_hash; /* set when ok and the stored hash was not yescrypt:
                      the password rehashed with yescrypt (upgrade) */
-  /* runs on the loop thread */
+  /* runs on the loop thread, and owns job from then on (auth_job_free) */
   void (*done) (struct auth_job *job, void *ud);
   void *ud;
 };

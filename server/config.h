@@ -35,6 +35,10 @@ int config_load (const char *path,
                  struct config *cfg,
                  char *err,
                  size_t err_cap);
+/* Checks the settings against each other (auth_backoff_ms <=
+ * auth_backoff_max_ms; output_buffer_max >= max_frame + 2). Call it once
+ * every source has been applied. */
+int config_validate (const struct config *cfg, char *err, size_t err_cap);
 /* Sets one key from its text value (also used by the file parser). */
 int config_set (struct config *cfg,
                 const char *key,

@@ -30,6 +30,8 @@ int store_reload (struct store *st, char *err, size_t err_cap);
  * refresh/modify call. */
 const char *store_lookup (const struct store *st, const char *user);
 size_t store_count (const struct store *st);
+/* Entries kept as they are because they are not usable. */
+size_t store_count_unusable (const struct store *st);
 /* Calls fn for each usable user in name order. */
 void store_foreach (const struct store *st,
                     void (*fn) (const char *user, const char *hash, void *ud),
