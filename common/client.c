@@ -1,2 +1,908 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
+/* The client side of a session (PROTOCOL.md section 6), sans-I/O. Bytes
+ * from the socket go through a buffer that holds at most one frame;
+ * everything the session wants written is queued, sealed, in one bounded
+ * output buffer. Any misbehaviour of the server closes the session. */
 #include "securechat/client.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "securechat/base64.h"
+#include "securechat/channel.h"
+#include "securechat/error.h"
+#include "securechat/frame.h"
+
+/* One whole frame from the server, header included. */
+#define IN_CAP (SC_FRAME_HEADER_LEN + SC_FRAME_MAX)
+/* Plaintext of one frame: a handshake payload or a transport message. */
+#define PT_CAP SC_FRAME_MAX
+
+struct sc_client
+{
+  enum sc_client_state state;
+  struct sc_client_callbacks cb;
+  void *ud;
+
+  char user[SC_USERNAME_MAX + 1];
+  char *password; /* wiped and freed once login is sealed */
+  size_t password_len;
+  char agent[SC_AGENT_MAX + 1];
+
+  struct sc_channel *ch;
+  struct sc_msg_server_hello hello;
+  char fingerprint[SC_FINGERPRINT_LEN + 1];
+
+  uint8_t *in; /* unparsed bytes from the server, at most one frame */
+  size_t in_len;
+  uint8_t *pt; /* decrypted payload of the frame being handled */
+
+  uint8_t *out; /* sealed frames for the socket: out[out_off..out_len) */
+  size_t out_off;
+  size_t out_len;
+  size_t out_cap;
+
+  bool started;
+  bool quitting;
+  bool in_recv;
+  uint64_t next_id; /* id of the next send */
+
+  /* Liveness; see sc_client_tick. */
+  int64_t now_ms;       /* latest time the caller told us */
+  int64_t last_send_ms; /* when the last frame was queued */
+  bool sent_since_tick; /* a frame was queued without a time */
+  bool unanswered;      /* a request was queued since the last frame */
+  bool awaiting;        /* waiting for any frame since awaiting_since */
+  int64_t awaiting_since;
+  bool ping_outstanding;
+
+  /* presence_list chunks being joined */
+  char (*plist)[SC_USERNAME_MAX + 1];
+  size_t plist_n;
+  size_t plist_cap;
+};
+
+static void
+drop_password (struct sc_client *c)
+{
+  if (c->password != NULL)
+    {
+      sc_wipe (c->password, c->password_len);
+      free (c->password);
+      c->password = NULL;
+      c->password_len = 0;
+    }
+}
+
+static void
+drop_plist (struct sc_client *c)
+{
+  free (c->plist);
+  c->plist = NULL;
+  c->plist_n = 0;
+  c->plist_cap = 0;
+}
+
+/* Ends the session once: drops what was queued and tells the caller. */
+static void
+close_session (struct sc_client *c,
+               int err,
+               enum sc_code code,
+               const char *message)
+{
+  if (c->state == SC_CLIENT_CLOSED)
+    return;
+  c->state = SC_CLIENT_CLOSED;
+  drop_password (c);
+  drop_plist (c);
+  c->out_off = 0;
+  c->out_len = 0;
+  c->in_len = 0;
+  if (c->cb.closed != NULL)
+    c->cb.closed (c->ud, err, code, message);
+}
+
+/* Closes the session for a local or protocol error; returns err. */
+static int
+fail (struct sc_client *c, int err, const char *message)
+{
+  close_session (c, err, SC_CODE_N_CODES, message);
+  return err;
+}
+
+/* Makes room for n more bytes in the output queue, within
+ * SC_CLIENT_OUT_MAX of pending bytes. */
+static int
+out_reserve (struct sc_client *c, size_t n)
+{
+  size_t pending = c->out_len - c->out_off;
+  size_t need;
+  size_t cap;
+  uint8_t *p;
+
+  if (n > SC_CLIENT_OUT_MAX || pending > SC_CLIENT_OUT_MAX - n)
+    return SC_ERR_TOO_LARGE;
+  if (c->out_off > 0 && c->out_cap - c->out_len < n)
+    {
+      memmove (c->out, c->out + c->out_off, pending);
+      c->out_off = 0;
+      c->out_len = pending;
+    }
+  need = c->out_len + n;
+  if (need <= c->out_cap)
+    return SC_OK;
+  cap = c->out_cap > 0 ? c->out_cap : 4096;
+  while (cap < need)
+    cap *= 2;
+  p = realloc (c->out, cap);
+  if (p == NULL)
+    return SC_ERR_NOMEM;
+  c->out = p;
+  c->out_cap = cap;
+  return SC_OK;
+}
+
+/* Largest frame body the server accepts. */
+static size_t
+send_frame_max (const struct sc_client *c)
+{
+  if (c->hello.max_frame == 0 || c->hello.max_frame > SC_FRAME_MAX)
+    return SC_FRAME_MAX;
+  return c->hello.max_frame;
+}
+
+/* Seals one JSON message into the output queue. SC_ERR_TOO_LARGE and
+ * SC_ERR_NOMEM leave the session usable; a failure of the channel itself
+ * does not, and the caller must close. */
+static int
+queue_sealed (struct sc_client *c, const char *json, size_t len)
+{
+  size_t body = len + SC_NOISE_TAG_LEN;
+  size_t written = 0;
+  int rc;
+
+  if (len > SC_CHANNEL_MAX_PLAINTEXT || body > send_frame_max (c))
+    return SC_ERR_TOO_LARGE;
+  rc = out_reserve (c, SC_FRAME_HEADER_LEN + body);
+  if (rc < 0)
+    return rc;
+  rc = sc_channel_seal (c->ch, (const uint8_t *) json, len, c->out + c->out_len,
+                        c->out_cap - c->out_len, &written);
+  if (rc < 0)
+    return rc;
+  c->out_len += written;
+  c->sent_since_tick = true;
+  return SC_OK;
+}
+
+/* Encodes m and queues it sealed; the JSON text is wiped. */
+static int
+queue_msg (struct sc_client *c, const struct sc_msg *m)
+{
+  char *json = NULL;
+  size_t len = 0;
+  int rc;
+
+  rc = sc_msg_encode (m, &json, &len);
+  if (rc < 0)
+    return rc;
+  rc = queue_sealed (c, json, len);
+  sc_wipe (json, len);
+  free (json);
+  return rc;
+}
+
+static int
+queue_simple (struct sc_client *c, enum sc_msg_type type)
+{
+  struct sc_msg m;
+
+  memset (&m, 0, sizeof m);
+  m.type = type;
+  return queue_msg (c, &m);
+}
+
+/* A failure of the channel while sealing is fatal; a full queue or a
+ * failed allocation is reported to the caller only. */
+static bool
+recoverable (int rc)
+{
+  return rc == SC_ERR_TOO_LARGE || rc == SC_ERR_NOMEM;
+}
+
+int
+sc_client_new (const struct sc_client_config *cfg,
+               const struct sc_client_callbacks *cb,
+               void *ud,
+               struct sc_client **out)
+{
+  struct sc_client *c;
+  size_t user_len;
+  size_t pw_len;
+  size_t agent_len;
+  int rc;
+
+  if (out == NULL)
+    return SC_ERR_INVALID;
+  *out = NULL;
+  if (cfg == NULL || cb == NULL || cb->verify_server_key == NULL ||
+      cfg->user == NULL || cfg->password == NULL)
+    return SC_ERR_INVALID;
+
+  user_len = strnlen (cfg->user, SC_USERNAME_MAX + 1);
+  if (sc_username_validate (cfg->user, user_len) < 0)
+    return SC_ERR_USERNAME;
+  pw_len = strnlen (cfg->password, SC_PASSWORD_MAX + 1);
+  rc = sc_password_validate (cfg->password, pw_len);
+  if (rc < 0)
+    return rc;
+  agent_len = cfg->agent != NULL ? strnlen (cfg->agent, SC_AGENT_MAX + 1) : 0;
+  if (agent_len > SC_AGENT_MAX)
+    return SC_ERR_INVALID;
+  for (size_t i = 0; i < agent_len; i++)
+    if (cfg->agent[i] < 0x20 || cfg->agent[i] > 0x7e)
+      return SC_ERR_INVALID;
+
+  c = calloc (1, sizeof *c);
+  if (c == NULL)
+    return SC_ERR_NOMEM;
+  c->state = SC_CLIENT_HANDSHAKE;
+  c->cb = *cb;
+  c->ud = ud;
+  c->next_id = 1;
+  memcpy (c->user, cfg->user, user_len);
+  if (agent_len > 0)
+    memcpy (c->agent, cfg->agent, agent_len);
+
+  c->password = malloc (pw_len + 1);
+  c->in = malloc (IN_CAP);
+  c->pt = malloc (PT_CAP);
+  if (c->password == NULL || c->in == NULL || c->pt == NULL)
+    {
+      rc = SC_ERR_NOMEM;
+      goto fail;
+    }
+  memcpy (c->password, cfg->password, pw_len);
+  c->password[pw_len] = '\0';
+  c->password_len = pw_len;
+
+  rc = sc_channel_new (SC_NOISE_INITIATOR, NULL, &c->ch);
+  if (rc < 0)
+    goto fail;
+
+  *out = c;
+  return SC_OK;
+
+fail:
+  sc_client_free (c);
+  return rc;
+}
+
+void
+sc_client_free (struct sc_client *c)
+{
+  if (c == NULL)
+    return;
+  drop_password (c);
+  drop_plist (c);
+  sc_channel_free (c->ch);
+  if (c->in != NULL)
+    sc_wipe (c->in, IN_CAP);
+  if (c->pt != NULL)
+    sc_wipe (c->pt, PT_CAP);
+  free (c->in);
+  free (c->pt);
+  free (c->out);
+  sc_wipe (c, sizeof *c);
+  free (c);
+}
+
+int
+sc_client_start (struct sc_client *c, int64_t now_ms)
+{
+  struct sc_msg m;
+  char *json = NULL;
+  size_t len = 0;
+  size_t written = 0;
+  int rc;
+
+  if (c == NULL)
+    return SC_ERR_INVALID;
+  if (c->state == SC_CLIENT_CLOSED)
+    return SC_ERR_CLOSED;
+  if (c->started)
+    return SC_ERR_STATE;
+
+  memset (&m, 0, sizeof m);
+  m.type = SC_MSG_CLIENT_HELLO;
+  m.u.client_hello.versions[0] = SC_PROTOCOL_VERSION;
+  m.u.client_hello.n_versions = 1;
+  memcpy (m.u.client_hello.agent, c->agent, sizeof c->agent);
+  rc = sc_msg_encode (&m, &json, &len);
+  if (rc < 0)
+    return rc;
+
+  rc = out_reserve (c, SC_FRAME_HEADER_LEN + SC_FRAME_MAX);
+  if (rc == SC_OK)
+    rc = sc_channel_write_handshake (c->ch, (const uint8_t *) json, len,
+                                     c->out + c->out_len,
+                                     c->out_cap - c->out_len, &written);
+  free (json);
+  if (rc < 0)
+    return fail (c, rc, "cannot start the handshake");
+
+  c->out_len += written;
+  c->started = true;
+  c->now_ms = now_ms;
+  c->last_send_ms = now_ms;
+  return SC_OK;
+}
+
+/* Message 2: the server's hello (or a refusal), then its key is checked
+ * and only then is the login queued. */
+static int
+handle_handshake (struct sc_client *c, const uint8_t *body, size_t len)
+{
+  struct sc_msg m;
+  uint8_t rs[SC_X25519_LEN];
+  size_t pt_len = 0;
+  int rc;
+
+  rc = sc_channel_read_handshake (c->ch, body, len, c->pt, PT_CAP, &pt_len);
+  if (rc < 0)
+    return fail (c, rc, "the server's handshake message is not valid");
+  if (!sc_channel_established (c->ch))
+    return fail (c, SC_ERR_PROTOCOL, "the handshake did not complete");
+
+  rc = sc_msg_parse (c->pt, pt_len, &m);
+  sc_wipe (c->pt, pt_len);
+  if (rc < 0)
+    return fail (c, rc, "the server sent a malformed hello");
+
+  if (m.type == SC_MSG_ERROR && m.u.error.code == SC_CODE_UNSUPPORTED_VERSION)
+    {
+      if (c->cb.error != NULL)
+        c->cb.error (c->ud, &m.u.error);
+      sc_msg_clear (&m);
+      return fail (c, SC_ERR_UNSUPPORTED,
+                   "the server speaks no protocol version we know");
+    }
+  if (m.type != SC_MSG_SERVER_HELLO)
+    {
+      sc_msg_clear (&m);
+      return fail (c, SC_ERR_PROTOCOL,
+                   "the server answered the handshake with no hello");
+    }
+  if (m.u.server_hello.version != SC_PROTOCOL_VERSION)
+    {
+      sc_msg_clear (&m);
+      return fail (c, SC_ERR_UNSUPPORTED,
+                   "the server chose a protocol version we did not offer");
+    }
+  if (m.u.server_hello.max_frame < 64 ||
+      m.u.server_hello.max_frame > SC_FRAME_MAX ||
+      m.u.server_hello.idle_timeout < 1 ||
+      m.u.server_hello.idle_timeout > 86400)
+    {
+      sc_msg_clear (&m);
+      return fail (c, SC_ERR_FIELD, "the server sent a malformed hello");
+    }
+  c->hello = m.u.server_hello;
+  sc_msg_clear (&m);
+
+  rc = sc_channel_remote_static (c->ch, rs);
+  if (rc == SC_OK)
+    rc = sc_fingerprint (rs, c->fingerprint);
+  if (rc < 0)
+    {
+      c->fingerprint[0] = '\0';
+      return fail (c, rc, "cannot read the server key");
+    }
+  if (c->cb.verify_server_key (c->ud, rs, c->fingerprint) < 0)
+    return fail (c, SC_ERR_KEY_MISMATCH, "the server key was refused");
+
+  c->state = SC_CLIENT_LOGIN;
+
+  memset (&m, 0, sizeof m);
+  m.type = SC_MSG_LOGIN;
+  memcpy (m.u.login.user, c->user, sizeof c->user);
+  m.u.login.password = c->password;
+  m.u.login.password_len = c->password_len;
+  rc = queue_msg (c, &m);
+  /* The password was only lent to m; it is not needed any more. */
+  sc_wipe (&m, sizeof m);
+  drop_password (c);
+  if (rc < 0)
+    return fail (c, rc, "cannot send the login");
+  return SC_OK;
+}
+
+static int
+handle_presence_list (struct sc_client *c,
+                      const struct sc_msg_presence_list *pl)
+{
+  const char **users = NULL;
+
+  if (pl->n_users > SC_CLIENT_PRESENCE_MAX - c->plist_n)
+    return fail (c, SC_ERR_TOO_LARGE, "the server sent too many users");
+  if (c->plist_n + pl->n_users > c->plist_cap)
+    {
+      size_t cap = c->plist_cap > 0 ? c->plist_cap : 64;
+      void *p;
+
+      while (cap < c->plist_n + pl->n_users)
+        cap *= 2;
+      if (cap > SC_CLIENT_PRESENCE_MAX)
+        cap = SC_CLIENT_PRESENCE_MAX;
+      p = realloc (c->plist, cap * sizeof *c->plist);
+      if (p == NULL)
+        return fail (c, SC_ERR_NOMEM, "out of memory");
+      c->plist = p;
+      c->plist_cap = cap;
+    }
+  if (pl->n_users > 0)
+    memcpy (c->plist + c->plist_n, pl->users, pl->n_users * sizeof *c->plist);
+  c->plist_n += pl->n_users;
+  if (pl->more)
+    return SC_OK;
+
+  if (c->plist_n > 0)
+    {
+      users = calloc (c->plist_n, sizeof *users);
+      if (users == NULL)
+        return fail (c, SC_ERR_NOMEM, "out of memory");
+      for (size_t i = 0; i < c->plist_n; i++)
+        users[i] = c->plist[i];
+    }
+  if (c->cb.presence_list != NULL)
+    c->cb.presence_list (c->ud, users, c->plist_n);
+  free (users);
+  if (c->state != SC_CLIENT_CLOSED)
+    drop_plist (c);
+  return SC_OK;
+}
+
+static int
+handle_message (struct sc_client *c, const struct sc_msg_message *mm)
+{
+  uint8_t *body;
+  size_t body_len = 0;
+  int rc;
+
+  body = malloc (SC_BODY_MAX);
+  if (body == NULL)
+    return fail (c, SC_ERR_NOMEM, "out of memory");
+  rc = sc_base64_decode (mm->body, mm->body_len, body, SC_BODY_MAX, &body_len);
+  if (rc < 0)
+    {
+      free (body);
+      return fail (c, rc, "the server sent a malformed message body");
+    }
+  if (c->cb.message != NULL)
+    c->cb.message (c->ud, mm->id, mm->from, mm->ts, body, body_len);
+  sc_wipe (body, body_len);
+  free (body);
+  return SC_OK;
+}
+
+/* A reference to one of our sends, as "sent" and "error" carry. */
+static bool
+valid_ref (const struct sc_client *c, uint64_t ref)
+{
+  return ref >= 1 && ref < c->next_id;
+}
+
+static int
+handle_transport (struct sc_client *c, const uint8_t *body, size_t len)
+{
+  struct sc_msg m;
+  size_t pt_len = 0;
+  bool ready = c->state == SC_CLIENT_READY;
+  int rc;
+
+  rc = sc_channel_open (c->ch, body, len, c->pt, PT_CAP, &pt_len);
+  if (rc < 0)
+    return fail (c, rc, "a frame from the server failed to decrypt");
+  rc = sc_msg_parse (c->pt, pt_len, &m);
+  sc_wipe (c->pt, pt_len);
+  if (rc < 0)
+    return fail (c, rc, "the server sent a malformed message");
+
+  rc = SC_OK;
+  switch (m.type)
+    {
+    case SC_MSG_LOGIN_OK:
+      if (c->state != SC_CLIENT_LOGIN)
+        {
+          rc = fail (c, SC_ERR_PROTOCOL, "unexpected login_ok");
+          break;
+        }
+      if (strcmp (m.u.login_ok.user, c->user) != 0)
+        {
+          rc = fail (c, SC_ERR_PROTOCOL,
+                     "the server logged us in as another user");
+          break;
+        }
+      c->state = SC_CLIENT_READY;
+      if (c->cb.logged_in != NULL)
+        c->cb.logged_in (c->ud, c->user);
+      break;
+
+    case SC_MSG_PRESENCE_LIST:
+      if (!ready)
+        rc = fail (c, SC_ERR_PROTOCOL, "presence list before login");
+      else
+        rc = handle_presence_list (c, &m.u.presence_list);
+      break;
+
+    case SC_MSG_PRESENCE:
+      if (!ready)
+        rc = fail (c, SC_ERR_PROTOCOL, "presence before login");
+      else if (c->cb.presence != NULL)
+        c->cb.presence (c->ud, m.u.presence.user, m.u.presence.online);
+      break;
+
+    case SC_MSG_MESSAGE:
+      if (!ready)
+        rc = fail (c, SC_ERR_PROTOCOL, "message before login");
+      else
+        rc = handle_message (c, &m.u.message);
+      break;
+
+    case SC_MSG_SENT:
+      if (!ready || !valid_ref (c, m.u.sent.ref))
+        rc = fail (c, SC_ERR_PROTOCOL,
+                   "the server acknowledged a message we did not send");
+      else if (c->cb.sent != NULL)
+        c->cb.sent (c->ud, m.u.sent.ref, m.u.sent.id, m.u.sent.ts);
+      break;
+
+    case SC_MSG_ERROR:
+      if (m.u.error.has_ref && !valid_ref (c, m.u.error.ref))
+        rc = fail (c, SC_ERR_PROTOCOL,
+                   "the server answered a message we did not send");
+      else if (c->cb.error != NULL)
+        c->cb.error (c->ud, &m.u.error);
+      break;
+
+    case SC_MSG_BYE:
+      close_session (c, SC_OK, m.u.bye.code, m.u.bye.message);
+      break;
+
+    case SC_MSG_PING:
+      /* Before login the server has no reason to ping, and a pong would
+       * not be allowed there: ignore it. */
+      if (ready && !c->quitting)
+        {
+          rc = queue_simple (c, SC_MSG_PONG);
+          if (rc < 0 && !recoverable (rc))
+            rc = fail (c, rc, "cannot answer a ping");
+          else
+            rc = SC_OK;
+        }
+      break;
+
+    case SC_MSG_PONG:
+      if (!ready)
+        rc = fail (c, SC_ERR_PROTOCOL, "pong before login");
+      break;
+
+    case SC_MSG_CLIENT_HELLO:
+    case SC_MSG_SERVER_HELLO:
+    case SC_MSG_LOGIN:
+    case SC_MSG_SEND:
+    case SC_MSG_WHO:
+    case SC_MSG_N_TYPES:
+    default:
+      rc = fail (c, SC_ERR_PROTOCOL, "the server sent a client message");
+      break;
+    }
+  sc_msg_clear (&m);
+  return rc;
+}
+
+static int
+handle_frame (struct sc_client *c, const uint8_t *body, size_t len)
+{
+  /* Any frame shows the link is alive. */
+  c->ping_outstanding = false;
+  c->awaiting = false;
+  c->unanswered = false;
+
+  if (c->state == SC_CLIENT_HANDSHAKE)
+    return handle_handshake (c, body, len);
+  return handle_transport (c, body, len);
+}
+
+/* Handles every complete frame in the input buffer and keeps the rest. */
+static int
+drain_input (struct sc_client *c)
+{
+  size_t off = 0;
+  int rc = SC_OK;
+
+  while (c->state != SC_CLIENT_CLOSED)
+    {
+      const uint8_t *body = NULL;
+      size_t body_len = 0;
+      long n;
+
+      n = sc_frame_next (c->in + off, c->in_len - off, SC_FRAME_MAX, &body,
+                         &body_len);
+      if (n < 0)
+        return fail (c, (int) n, "the server sent a bad frame header");
+      if (n == 0)
+        break;
+      off += (size_t) n;
+      rc = handle_frame (c, body, body_len);
+      if (rc < 0)
+        return rc;
+    }
+  if (c->state == SC_CLIENT_CLOSED)
+    return SC_OK;
+  if (off > 0)
+    {
+      memmove (c->in, c->in + off, c->in_len - off);
+      c->in_len -= off;
+    }
+  return SC_OK;
+}
+
+int
+sc_client_recv (struct sc_client *c,
+                const uint8_t *in,
+                size_t len,
+                int64_t now_ms)
+{
+  int rc = SC_OK;
+
+  if (c == NULL || (in == NULL && len > 0))
+    return SC_ERR_INVALID;
+  if (c->state == SC_CLIENT_CLOSED)
+    return SC_ERR_CLOSED;
+  if (!c->started || c->in_recv)
+    return SC_ERR_STATE;
+
+  c->in_recv = true;
+  c->now_ms = now_ms;
+  while (len > 0 && c->state != SC_CLIENT_CLOSED)
+    {
+      size_t n = IN_CAP - c->in_len;
+
+      if (n > len)
+        n = len;
+      memcpy (c->in + c->in_len, in, n);
+      c->in_len += n;
+      in += n;
+      len -= n;
+      rc = drain_input (c);
+      if (rc < 0)
+        break;
+    }
+  c->in_recv = false;
+  return rc;
+}
+
+const uint8_t *
+sc_client_pending (const struct sc_client *c, size_t *len)
+{
+  if (len == NULL)
+    return NULL;
+  *len = 0;
+  if (c == NULL || c->out == NULL)
+    return NULL;
+  *len = c->out_len - c->out_off;
+  return c->out + c->out_off;
+}
+
+void
+sc_client_consume (struct sc_client *c, size_t n)
+{
+  if (c == NULL)
+    return;
+  if (n > c->out_len - c->out_off)
+    n = c->out_len - c->out_off;
+  c->out_off += n;
+  if (c->out_off == c->out_len)
+    {
+      c->out_off = 0;
+      c->out_len = 0;
+    }
+}
+
+static int
+check_ready (const struct sc_client *c)
+{
+  if (c->state == SC_CLIENT_CLOSED)
+    return SC_ERR_CLOSED;
+  if (c->state != SC_CLIENT_READY || c->quitting)
+    return SC_ERR_STATE;
+  return SC_OK;
+}
+
+int
+sc_client_send (struct sc_client *c,
+                const char *to,
+                const uint8_t *body,
+                size_t body_len,
+                uint64_t *ref)
+{
+  struct sc_msg m;
+  char *b64;
+  size_t b64_cap;
+  size_t to_len;
+  int rc;
+
+  if (ref != NULL)
+    *ref = 0;
+  if (c == NULL || to == NULL || ref == NULL || (body == NULL && body_len > 0))
+    return SC_ERR_INVALID;
+  rc = check_ready (c);
+  if (rc < 0)
+    return rc;
+  to_len = strnlen (to, SC_USERNAME_MAX + 1);
+  if (sc_username_validate (to, to_len) < 0)
+    return SC_ERR_USERNAME;
+  if (body_len > SC_BODY_MAX)
+    return SC_ERR_TOO_LARGE;
+  if (c->next_id > SC_ID_MAX)
+    return SC_ERR_STATE;
+
+  b64_cap = SC_BASE64_ENCODED_LEN (body_len) + 1;
+  b64 = malloc (b64_cap);
+  if (b64 == NULL)
+    return SC_ERR_NOMEM;
+  rc = sc_base64_encode (body != NULL ? body : (const uint8_t *) "", body_len,
+                         b64, b64_cap);
+  if (rc < 0)
+    {
+      free (b64);
+      return rc;
+    }
+
+  memset (&m, 0, sizeof m);
+  m.type = SC_MSG_SEND;
+  m.u.send.id = c->next_id;
+  memcpy (m.u.send.to, to, to_len);
+  m.u.send.body = b64;
+  m.u.send.body_len = b64_cap - 1;
+  rc = queue_msg (c, &m);
+  sc_wipe (b64, b64_cap);
+  free (b64);
+  if (rc < 0)
+    {
+      if (!recoverable (rc))
+        return fail (c, rc, "cannot encrypt a message");
+      return rc;
+    }
+  *ref = c->next_id++;
+  c->unanswered = true;
+  return SC_OK;
+}
+
+int
+sc_client_who (struct sc_client *c)
+{
+  int rc;
+
+  if (c == NULL)
+    return SC_ERR_INVALID;
+  rc = check_ready (c);
+  if (rc < 0)
+    return rc;
+  rc = queue_simple (c, SC_MSG_WHO);
+  if (rc < 0)
+    {
+      if (!recoverable (rc))
+        return fail (c, rc, "cannot encrypt a message");
+      return rc;
+    }
+  c->unanswered = true;
+  return SC_OK;
+}
+
+int
+sc_client_quit (struct sc_client *c)
+{
+  struct sc_msg m;
+  int rc;
+
+  if (c == NULL)
+    return SC_ERR_INVALID;
+  if (c->state == SC_CLIENT_CLOSED)
+    return SC_ERR_CLOSED;
+  if (c->state == SC_CLIENT_HANDSHAKE || c->quitting)
+    return SC_ERR_STATE;
+
+  memset (&m, 0, sizeof m);
+  m.type = SC_MSG_BYE;
+  m.u.bye.code = SC_CODE_CLIENT_QUIT;
+  rc = queue_msg (c, &m);
+  if (rc < 0)
+    {
+      if (!recoverable (rc))
+        return fail (c, rc, "cannot encrypt a message");
+      return rc;
+    }
+  c->quitting = true;
+  return SC_OK;
+}
+
+int64_t
+sc_client_tick (struct sc_client *c, int64_t now_ms)
+{
+  int64_t third;
+  int64_t next = SC_CLIENT_NO_DEADLINE;
+
+  if (c == NULL)
+    return SC_CLIENT_NO_DEADLINE;
+  c->now_ms = now_ms;
+  if (c->state != SC_CLIENT_READY || c->quitting)
+    return SC_CLIENT_NO_DEADLINE;
+
+  third = (int64_t) c->hello.idle_timeout * 1000 / 3;
+  if (third < 1)
+    third = 1;
+
+  if (c->sent_since_tick)
+    {
+      c->last_send_ms = now_ms;
+      c->sent_since_tick = false;
+    }
+  if (c->unanswered && !c->awaiting)
+    {
+      c->awaiting = true;
+      c->awaiting_since = now_ms;
+    }
+  c->unanswered = false;
+
+  if (c->awaiting && now_ms - c->awaiting_since >= third)
+    {
+      fail (c, SC_ERR_CLOSED, "no reply from the server");
+      return SC_CLIENT_NO_DEADLINE;
+    }
+
+  if (!c->ping_outstanding && now_ms - c->last_send_ms >= third)
+    {
+      int rc = queue_simple (c, SC_MSG_PING);
+
+      if (rc < 0 && !recoverable (rc))
+        {
+          fail (c, rc, "cannot encrypt a message");
+          return SC_CLIENT_NO_DEADLINE;
+        }
+      c->sent_since_tick = false;
+      c->last_send_ms = now_ms;
+      if (rc == SC_OK)
+        {
+          c->ping_outstanding = true;
+          if (!c->awaiting)
+            {
+              c->awaiting = true;
+              c->awaiting_since = now_ms;
+            }
+        }
+    }
+
+  if (c->awaiting)
+    next = c->awaiting_since + third;
+  if (!c->ping_outstanding && c->last_send_ms + third < next)
+    next = c->last_send_ms + third;
+  return next;
+}
+
+enum sc_client_state
+sc_client_state (const struct sc_client *c)
+{
+  if (c == NULL)
+    return SC_CLIENT_CLOSED;
+  return c->state;
+}
+
+const char *
+sc_client_server_fingerprint (const struct sc_client *c)
+{
+  if (c == NULL)
+    return "";
+  return c->fingerprint;
+}

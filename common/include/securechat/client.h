@@ -17,6 +17,15 @@
 #include "securechat/fingerprint.h"
 #include "securechat/msg.h"
 
+/* Most bytes the session queues for the socket; sc_client_send returns
+ * SC_ERR_TOO_LARGE rather than grow the queue beyond it. */
+#define SC_CLIENT_OUT_MAX (4u * 1024 * 1024)
+/* Most users one joined presence list may hold; a longer list from the
+ * server is a protocol error. */
+#define SC_CLIENT_PRESENCE_MAX 100000
+/* sc_client_tick's answer when no deadline is pending. */
+#define SC_CLIENT_NO_DEADLINE INT64_MAX
+
 enum sc_client_state
 {
   SC_CLIENT_HANDSHAKE,
@@ -25,6 +34,9 @@ enum sc_client_state
   SC_CLIENT_CLOSED,
 };
 
+/* Callbacks run inside sc_client_recv / sc_client_tick. They may call
+ * sc_client_send, sc_client_who and sc_client_quit, but not
+ * sc_client_recv or sc_client_free. Only verify_server_key is required. */
 struct sc_client_callbacks
 {
   /* Return 0 to accept the server key, a negative value to refuse. */
@@ -69,7 +81,10 @@ void sc_client_free (struct sc_client *c);
 /* Queues handshake message 1. */
 int sc_client_start (struct sc_client *c, int64_t now_ms);
 /* Feeds bytes read from the socket; all are consumed or an error is
- * returned (and the session is closed, "closed" called once). */
+ * returned (and the session is closed, "closed" called once). A "bye"
+ * from the server closes the session and returns SC_OK; bytes after it
+ * are ignored. On a closed session: SC_ERR_CLOSED. Closing drops any
+ * output still queued: the caller then closes the socket. */
 int sc_client_recv (struct sc_client *c,
                     const uint8_t *in,
                     size_t len,
@@ -86,12 +101,17 @@ int sc_client_send (struct sc_client *c,
                     size_t body_len,
                     uint64_t *ref);
 int sc_client_who (struct sc_client *c);
-/* Queues a "bye"; the caller closes the socket once pending is empty. */
+/* Queues a "bye"; the caller closes the socket once pending is empty.
+ * Valid in LOGIN and READY; later sends are refused with SC_ERR_STATE.
+ * "closed" is not called for a quit the caller asked for. */
 int sc_client_quit (struct sc_client *c);
 
 /* Housekeeping: queues a ping when the link has been quiet for a third of
  * the server's idle timeout; closes the session (SC_ERR_CLOSED) when no
- * reply came in time. Returns the next time (ms) it wants to be called. */
+ * reply came in time: no frame within a third of the idle timeout after a
+ * ping, a send or a who. This is the session's clock for what was queued
+ * without a time (send, who): call it after every batch of calls. Returns
+ * the next time (ms) it wants to be called, or SC_CLIENT_NO_DEADLINE. */
 int64_t sc_client_tick (struct sc_client *c, int64_t now_ms);
 
 enum sc_client_state sc_client_state (const struct sc_client *c);
