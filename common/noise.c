@@ -488,9 +488,13 @@ hs_wipe_secrets (struct sc_noise_hs *hs)
   cipher_clear (&hs->cs);
 }
 
+/* Any error fails the handshake for good. After Split() there is nothing
+ * left to fail: a stray call is refused and h and rs stay readable. */
 static int
 hs_fail (struct sc_noise_hs *hs, int err)
 {
+  if (hs->phase == PHASE_SPLIT)
+    return err;
   hs_wipe_secrets (hs);
   sc_wipe (hs->h, sizeof hs->h);
   hs->phase = PHASE_FAILED;
