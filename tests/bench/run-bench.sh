@@ -1,0 +1,93 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-3.0-or-later
+# Runs sc-bench against a fresh securechatd on a free loopback port.
+# Builds nothing. Usage:
+#   run-bench.sh SC_BENCH [sc-bench options...]
+# Programs: $SECURECHATD (securechatd) and the SC_BENCH argument.
+# Environment: BENCH_USERS (default 32) accounts bench0..bench{N-1} are
+# created; BENCH_CONFIG, if set, is passed to the server as --config.
+set -eu
+
+die () { echo "run-bench.sh: $*" >&2; exit 1; }
+
+[ $# -ge 1 ] || die "usage: run-bench.sh SC_BENCH [options...]"
+bench=$1
+shift
+daemon=${SECURECHATD:?SECURECHATD must name the securechatd binary}
+[ -x "$bench" ] || die "$bench is not executable"
+[ -x "$daemon" ] || die "$daemon is not executable"
+users=${BENCH_USERS:-32}
+case $users in ''|*[!0-9]*) die "BENCH_USERS must be a number";; esac
+[ "$users" -ge 2 ] && [ "$users" -le 2048 ] || die "BENCH_USERS in 2..2048"
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/sc-bench.XXXXXX")
+pid=
+cleanup () {
+  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+    kill -TERM "$pid" 2>/dev/null || :
+    i=0
+    while kill -0 "$pid" 2>/dev/null && [ $i -lt 100 ]; do
+      sleep 0.1; i=$((i + 1))
+    done
+    kill -KILL "$pid" 2>/dev/null || :
+  fi
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+data=$tmp/data
+password="bench-$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')"
+printf '%s\n' "$password" > "$tmp/password"
+chmod 600 "$tmp/password"
+
+fp=$("$daemon" init --data-dir "$data" | grep -o 'SHA256:[A-Za-z0-9+/]\{43\}' | head -n 1)
+[ -n "$fp" ] || die "securechatd init printed no fingerprint"
+i=0
+while [ $i -lt "$users" ]; do
+  printf '%s\n' "$password" | "$daemon" useradd --data-dir "$data" "bench$i" >/dev/null \
+    || die "useradd bench$i failed"
+  i=$((i + 1))
+done
+
+# A free port: let the kernel pick one, then hand it to the server; retry
+# if another process takes it in between.
+attempt=0
+while :; do
+  attempt=$((attempt + 1))
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  if [ -n "${BENCH_CONFIG:-}" ]; then
+    "$daemon" run --data-dir "$data" --listen "127.0.0.1:$port" \
+      --config "$BENCH_CONFIG" 2>"$tmp/server.log" &
+  else
+    "$daemon" run --data-dir "$data" --listen "127.0.0.1:$port" \
+      2>"$tmp/server.log" &
+  fi
+  pid=$!
+  i=0
+  while [ $i -lt 200 ]; do
+    grep -q "listening on 127.0.0.1:$port" "$tmp/server.log" && break
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1; i=$((i + 1))
+  done
+  grep -q "listening on 127.0.0.1:$port" "$tmp/server.log" && break
+  kill -TERM "$pid" 2>/dev/null || :
+  wait "$pid" 2>/dev/null || :
+  pid=
+  [ $attempt -lt 3 ] || { cat "$tmp/server.log" >&2; die "the server did not start"; }
+done
+
+status=0
+"$bench" --server "127.0.0.1:$port" --fingerprint "$fp" \
+  --user-prefix bench --password-file "$tmp/password" --users "$users" "$@" \
+  || status=$?
+
+kill -TERM "$pid"
+rc=0
+wait "$pid" || rc=$?
+pid=
+if [ $rc -ne 0 ]; then
+  cat "$tmp/server.log" >&2
+  die "securechatd exited with $rc"
+fi
+exit $status
