@@ -63,8 +63,9 @@ class WireTest(harness.IntegrationTest):
         for direction, data in (("client->server", c2s),
                                 ("server->client", s2c)):
             for needle, name in secrets.items():
-                self.assertNotIn(needle, data, "%s visible %s: %r" % (
-                    name, direction, needle))
+                at = data.find(needle)
+                self.assertEqual(at, -1, "%s visible %s at byte %d: %r" % (
+                    name, direction, at, data[max(0, at - 40):at + 80]))
 
         # Every connection is a clean sequence of frames; the first frame
         # of each is handshake message 1: 32 bytes of ephemeral key, then
