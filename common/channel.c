@@ -62,9 +62,13 @@ sc_channel_new (enum sc_noise_role role,
   if (out == NULL)
     return SC_ERR_INVALID;
   *out = NULL;
-  if (role == SC_NOISE_RESPONDER
-          ? static_priv == NULL
-          : role != SC_NOISE_INITIATOR || static_priv != NULL)
+  /* The server has a static key; the client has none (PROTOCOL.md §3.1). */
+  if (role == SC_NOISE_RESPONDER)
+    {
+      if (static_priv == NULL)
+        return SC_ERR_INVALID;
+    }
+  else if (role != SC_NOISE_INITIATOR || static_priv != NULL)
     return SC_ERR_INVALID;
 
   ch = calloc (1, sizeof *ch);
