@@ -745,12 +745,6 @@ dh_token (struct sc_noise_hs *hs, enum token tok)
   return ret;
 }
 
-static bool
-hs_check (const struct sc_noise_hs *hs)
-{
-  return hs != NULL && hs->phase != PHASE_FAILED;
-}
-
 int
 sc_noise_hs_new (const char *protocol_name,
                  enum sc_noise_role role,
@@ -844,7 +838,9 @@ sc_noise_hs_set_static (struct sc_noise_hs *hs,
 {
   int ret;
 
-  if (!hs_check (hs))
+  if (hs == NULL)
+    return SC_ERR_INVALID;
+  if (hs->phase == PHASE_FAILED)
     return SC_ERR_STATE;
   if (priv == NULL)
     return hs_fail (hs, SC_ERR_INVALID);
@@ -864,7 +860,9 @@ sc_noise_hs_set_remote_static (struct sc_noise_hs *hs,
 {
   bool pre;
 
-  if (!hs_check (hs))
+  if (hs == NULL)
+    return SC_ERR_INVALID;
+  if (hs->phase == PHASE_FAILED)
     return SC_ERR_STATE;
   if (pub == NULL)
     return hs_fail (hs, SC_ERR_INVALID);
@@ -902,7 +900,9 @@ sc_noise_hs_start (struct sc_noise_hs *hs)
   bool need_rs;
   int ret;
 
-  if (!hs_check (hs))
+  if (hs == NULL)
+    return SC_ERR_INVALID;
+  if (hs->phase == PHASE_FAILED)
     return SC_ERR_STATE;
   if (hs->phase != PHASE_SETUP)
     return hs_fail (hs, SC_ERR_STATE);
@@ -1001,7 +1001,9 @@ sc_noise_hs_write_message (struct sc_noise_hs *hs,
 
   if (out_len != NULL)
     *out_len = 0;
-  if (!hs_check (hs))
+  if (hs == NULL)
+    return SC_ERR_INVALID;
+  if (hs->phase == PHASE_FAILED)
     return SC_ERR_STATE;
   if (hs->phase != PHASE_RUNNING ||
       sc_noise_hs_action (hs) != SC_NOISE_ACTION_WRITE)
@@ -1098,7 +1100,9 @@ sc_noise_hs_read_message (struct sc_noise_hs *hs,
 
   if (payload_len != NULL)
     *payload_len = 0;
-  if (!hs_check (hs))
+  if (hs == NULL)
+    return SC_ERR_INVALID;
+  if (hs->phase == PHASE_FAILED)
     return SC_ERR_STATE;
   if (hs->phase != PHASE_RUNNING ||
       sc_noise_hs_action (hs) != SC_NOISE_ACTION_READ)
@@ -1213,7 +1217,9 @@ sc_noise_hs_split (struct sc_noise_hs *hs,
     *send = NULL;
   if (recv != NULL)
     *recv = NULL;
-  if (!hs_check (hs))
+  if (hs == NULL)
+    return SC_ERR_INVALID;
+  if (hs->phase == PHASE_FAILED)
     return SC_ERR_STATE;
   if (send == NULL || recv == NULL)
     return hs_fail (hs, SC_ERR_INVALID);
@@ -1255,7 +1261,9 @@ int
 sc_noise_hs_set_fixed_ephemeral (struct sc_noise_hs *hs,
                                  const uint8_t priv[SC_X25519_LEN])
 {
-  if (!hs_check (hs))
+  if (hs == NULL)
+    return SC_ERR_INVALID;
+  if (hs->phase == PHASE_FAILED)
     return SC_ERR_STATE;
   if (priv == NULL)
     return hs_fail (hs, SC_ERR_INVALID);
