@@ -366,6 +366,25 @@ set_string (json_t *obj, const char *key, const char *s, size_t len)
   return set_new (obj, key, json_stringn_nocheck (s, len));
 }
 
+/* Adds a secret string. Unlike set_new, a failed insertion leaves our
+ * reference alive, so the copy jansson made can be wiped before it is
+ * freed; on success the tree holds the copy and the caller wipes it through
+ * wipe_secret. */
+static int
+set_secret_string (json_t *obj, const char *key, const char *s, size_t len)
+{
+  json_t *v = json_stringn_nocheck (s, len);
+  int rc;
+
+  if (v == NULL)
+    return SC_ERR_NOMEM;
+  rc = json_object_set_nocheck (obj, key, v) == 0 ? SC_OK : SC_ERR_NOMEM;
+  if (rc != SC_OK)
+    sc_wipe ((char *) json_string_value (v), len);
+  json_decref (v);
+  return rc;
+}
+
 /* ---- One parser and one builder per message type. The parsers run after
  * the member names have been checked against the type's list. ---- */
 
@@ -514,7 +533,7 @@ build_login (const struct sc_msg *msg, json_t *obj)
   /* The password goes in last so that nothing can fail after jansson has
    * made its copy; sc_msg_encode wipes that copy before freeing it. */
   if ((rc = set_string (obj, "user", m->user, user_len)) ||
-      (rc = set_string (obj, "password", m->password, m->password_len)))
+      (rc = set_secret_string (obj, "password", m->password, m->password_len)))
     return rc;
   return SC_OK;
 }
@@ -965,6 +984,8 @@ sc_msg_parse (const uint8_t *json, size_t len, struct sc_msg *out)
   if (memchr (json, '\0', len) != NULL)
     return SC_ERR_JSON;
 
+  /* jansson leaves the error code unset on some allocation failures. */
+  memset (&jerr, 0, sizeof jerr);
   root = json_loadb ((const char *) json, len, LOAD_FLAGS, &jerr);
   if (root == NULL)
     return json_error_code (&jerr) == json_error_out_of_memory ? SC_ERR_NOMEM
