@@ -200,8 +200,12 @@ log_escape (const char *in, size_t in_len, char *out, size_t out_cap)
         }
     }
   if (!fits)
-    while (pos < out_cap - 1)
-      out[pos++] = '.';
+    {
+      size_t dots = out_cap - 1 >= 3 ? 3 : out_cap - 1;
+
+      while (dots-- > 0)
+        out[pos++] = '.';
+    }
   out[pos] = '\0';
   return out;
 }
