@@ -184,7 +184,7 @@ check_agent (const char *s, size_t len)
   if (len > SC_AGENT_MAX)
     return SC_ERR_TOO_LARGE;
   for (i = 0; i < len; i++)
-    if (s[i] < 0x20 || s[i] > 0x7e)
+    if ((unsigned char) s[i] < 0x20 || (unsigned char) s[i] > 0x7e)
       return SC_ERR_FIELD;
   return SC_OK;
 }
@@ -899,43 +899,43 @@ static const struct msg_desc
 {
   const char *name;
   const char *const *members;
-  /* A string member holding a secret, wiped before the tree is freed. */
-  const char *secret;
   int (*parse) (json_t *obj, struct sc_msg *out);
   int (*build) (const struct sc_msg *msg, json_t *obj);
 } descs[SC_MSG_N_TYPES] = {
-  [SC_MSG_CLIENT_HELLO] = { "client_hello", members_client_hello, NULL,
+  [SC_MSG_CLIENT_HELLO] = { "client_hello", members_client_hello,
                             parse_client_hello, build_client_hello },
-  [SC_MSG_SERVER_HELLO] = { "server_hello", members_server_hello, NULL,
+  [SC_MSG_SERVER_HELLO] = { "server_hello", members_server_hello,
                             parse_server_hello, build_server_hello },
-  [SC_MSG_LOGIN] = { "login", members_login, "password", parse_login,
-                     build_login },
-  [SC_MSG_LOGIN_OK] = { "login_ok", members_login_ok, NULL, parse_login_ok,
+  [SC_MSG_LOGIN] = { "login", members_login, parse_login, build_login },
+  [SC_MSG_LOGIN_OK] = { "login_ok", members_login_ok, parse_login_ok,
                         build_login_ok },
-  [SC_MSG_SEND] = { "send", members_send, NULL, parse_send, build_send },
-  [SC_MSG_SENT] = { "sent", members_sent, NULL, parse_sent, build_sent },
-  [SC_MSG_MESSAGE] = { "message", members_message, NULL, parse_message,
+  [SC_MSG_SEND] = { "send", members_send, parse_send, build_send },
+  [SC_MSG_SENT] = { "sent", members_sent, parse_sent, build_sent },
+  [SC_MSG_MESSAGE] = { "message", members_message, parse_message,
                        build_message },
-  [SC_MSG_WHO] = { "who", members_none, NULL, parse_empty, build_empty },
-  [SC_MSG_PRESENCE_LIST] = { "presence_list", members_presence_list, NULL,
+  [SC_MSG_WHO] = { "who", members_none, parse_empty, build_empty },
+  [SC_MSG_PRESENCE_LIST] = { "presence_list", members_presence_list,
                              parse_presence_list, build_presence_list },
-  [SC_MSG_PRESENCE] = { "presence", members_presence, NULL, parse_presence,
+  [SC_MSG_PRESENCE] = { "presence", members_presence, parse_presence,
                         build_presence },
-  [SC_MSG_PING] = { "ping", members_none, NULL, parse_empty, build_empty },
-  [SC_MSG_PONG] = { "pong", members_none, NULL, parse_empty, build_empty },
-  [SC_MSG_ERROR] = { "error", members_error, NULL, parse_error, build_error },
-  [SC_MSG_BYE] = { "bye", members_bye, NULL, parse_bye, build_bye },
+  [SC_MSG_PING] = { "ping", members_none, parse_empty, build_empty },
+  [SC_MSG_PONG] = { "pong", members_none, parse_empty, build_empty },
+  [SC_MSG_ERROR] = { "error", members_error, parse_error, build_error },
+  [SC_MSG_BYE] = { "bye", members_bye, parse_bye, build_bye },
 };
 
-/* Overwrites the secret string member of obj, if any, in place. */
+/* Overwrites the password member of obj, if any, in place. It is the only
+ * secret on the wire; it is wiped from every tree we parse or build,
+ * whatever the type, so that a mistyped or malformed login does not leave
+ * it behind in freed memory either. */
 static void
-wipe_secret (json_t *obj, const struct msg_desc *desc)
+wipe_secret (json_t *obj)
 {
   json_t *v;
 
-  if (obj == NULL || desc == NULL || desc->secret == NULL)
+  if (!json_is_object (obj))
     return;
-  v = json_object_get (obj, desc->secret);
+  v = json_object_get (obj, "password");
   if (json_is_string (v))
     sc_wipe ((char *) json_string_value (v), json_string_length (v));
 }
@@ -1024,7 +1024,7 @@ sc_msg_parse (const uint8_t *json, size_t len, struct sc_msg *out)
   rc = desc->parse (root, out);
 
 done:
-  wipe_secret (root, desc);
+  wipe_secret (root);
   json_decref (root);
   if (rc != SC_OK)
     sc_msg_clear (out);
@@ -1115,7 +1115,7 @@ sc_msg_encode (const struct sc_msg *m, char **out, size_t *out_len)
   *out_len = buf.len;
 
 out:
-  wipe_secret (root, desc);
+  wipe_secret (root);
   json_decref (root);
   return rc;
 }
