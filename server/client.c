@@ -613,6 +613,8 @@ parse_error_code (int err)
       return SC_CODE_UNKNOWN_TYPE;
     case SC_ERR_TOO_LARGE:
       return SC_CODE_TOO_LARGE;
+    case SC_ERR_NOMEM:
+      return SC_CODE_INTERNAL;
     default:
       return SC_CODE_BAD_REQUEST;
     }
