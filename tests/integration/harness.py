@@ -883,3 +883,173 @@ class IntegrationTest(unittest.TestCase):
 
 def main():
     unittest.main(verbosity=2)
+
+
+# -- scriptable protocol peer (sc-rawclient) ------------------------------
+
+RAWCLIENT = os.environ.get("SC_RAWCLIENT")
+
+
+class RawClient:
+    """sc-rawclient: the real handshake, then any plaintext a test wants
+    to send; every server message comes back parsed. See sc-rawclient.c
+    for its line protocol."""
+
+    def __init__(self, scope, server, hello=None, rcvbuf=None, addr=None,
+                 label="raw"):
+        if not RAWCLIENT:
+            raise RuntimeError("sc-rawclient path not set (SC_RAWCLIENT)")
+        cmd = [RAWCLIENT, "--server", addr or server.hostport]
+        if hello is not None:
+            cmd += ["--hello", hello if isinstance(hello, str)
+                    else json.dumps(hello, separators=(",", ":"))]
+        if rcvbuf is not None:
+            cmd += ["--rcvbuf", str(rcvbuf)]
+        self.p = ClientProcess(scope, cmd, os.environ.copy(), label)
+        self.label = label
+        self._pos = 0           # offset in stdout of the next unread line
+        self.key = None
+        self.hello = None
+        self.closed = None      # reason once CLOSED was seen
+
+    # Lines from the tool.
+    def _next_line(self, timeout):
+        deadline = time.monotonic() + timeout
+        while True:
+            text = self.p.out.text()
+            nl = text.find("\n", self._pos)
+            if nl >= 0:
+                line = text[self._pos:nl]
+                self._pos = nl + 1
+                if line.startswith("ERR "):
+                    fail("%s: %s\n%s" % (self.label, line, self.p.dump()))
+                if line.startswith("CLOSED"):
+                    self.closed = line[7:]
+                return line
+            if not self.p.running() and self.p.out.text().find(
+                    "\n", self._pos) < 0:
+                self.p.out.join(2.0)
+                if self.p.out.text().find("\n", self._pos) < 0:
+                    return None
+            if time.monotonic() >= deadline:
+                return None
+            time.sleep(0.01)
+
+    def handshake(self, timeout=WAIT_TIMEOUT):
+        """Waits for message 2; returns the hello payload (parsed)."""
+        line = self._next_line(timeout)
+        if line is None or not line.startswith("KEY "):
+            fail("%s: no handshake (got %r)\n%s" % (self.label, line,
+                                                   self.p.dump()))
+        self.key = line[4:]
+        line = self._next_line(timeout)
+        if line is None or not line.startswith("HELLO "):
+            fail("%s: no hello payload (got %r)" % (self.label, line))
+        self.hello = json.loads(line[6:])
+        return self.hello
+
+    def next(self, timeout=WAIT_TIMEOUT):
+        """The next server message (parsed), or None when the connection
+        closed (self.closed says why) or nothing came in time."""
+        line = self._next_line(timeout)
+        if line is None or line.startswith("CLOSED"):
+            return None
+        if not line.startswith("RECV "):
+            fail("%s: unexpected line %r" % (self.label, line))
+        text = line[5:]
+        try:
+            return json.loads(text)
+        except ValueError:
+            fail("%s: the server sent something that is not JSON: %r" % (
+                self.label, text))
+
+    def expect(self, mtype, timeout=WAIT_TIMEOUT, skip=("presence",),
+               **fields):
+        """The next message that is not of a type in skip; it must be of
+        type mtype and have the given field values."""
+        while True:
+            m = self.next(timeout)
+            if m is None:
+                fail("%s: expected %s %r, got %s\n%s" % (
+                    self.label, mtype, fields,
+                    "close (%s)" % self.closed if self.closed is not None
+                    else "nothing", self.p.dump()))
+            if m.get("type") in skip and mtype not in skip:
+                continue
+            if m.get("type") != mtype:
+                fail("%s: expected %s %r, got %r" % (self.label, mtype,
+                                                     fields, m))
+            for k, v in fields.items():
+                if m.get(k) != v:
+                    fail("%s: expected %s=%r in %r" % (self.label, k, v, m))
+            return m
+
+    def expect_closed(self, timeout=WAIT_TIMEOUT, allow=("presence",)):
+        """Reads until the server closes; returns the messages seen before
+        (only types in allow, plus error/bye, are accepted)."""
+        seen = []
+        while True:
+            line = self._next_line(timeout)
+            if line is None:
+                fail("%s: still open after %.1f s (seen %r)\n%s" % (
+                    self.label, timeout, seen, self.p.dump()))
+            if line.startswith("CLOSED"):
+                return seen
+            if not line.startswith("RECV "):
+                fail("%s: unexpected line %r" % (self.label, line))
+            m = json.loads(line[5:])
+            if m.get("type") not in tuple(allow) + ("error", "bye"):
+                fail("%s: unexpected %r before the close" % (self.label, m))
+            seen.append(m)
+
+    def expect_quiet(self, wait=0.3):
+        """Nothing arrives within wait seconds (and the link stays up)."""
+        line = self._next_line(wait)
+        if line is not None:
+            fail("%s: unexpected %r" % (self.label, line))
+
+    # Sending.
+    def send(self, obj):
+        self.send_text(json.dumps(obj, separators=(",", ":"),
+                                  ensure_ascii=False))
+
+    def send_text(self, text):
+        if "\n" in text:
+            raise ValueError("send_text: one line only; use send_bytes")
+        self.p.command("send " + text)
+
+    def send_bytes(self, data):
+        self.p.command("sendhex " + data.hex())
+
+    def raw(self, data):
+        self.p.command("raw " + data.hex())
+
+    def pause(self):
+        self.p.command("pause")
+
+    def resume(self):
+        self.p.command("resume")
+
+    def quit(self):
+        self.p.command("quit")
+        return self.p.wait_exit()
+
+    # Sessions.
+    def login(self, user, password, timeout=WAIT_TIMEOUT):
+        """Handshake, login, login_ok and the whole presence list; returns
+        the sorted list of online users."""
+        if self.hello is None:
+            self.handshake(timeout)
+        self.send({"type": "login", "user": user, "password": password})
+        self.expect("login_ok", timeout=timeout, user=user)
+        users = []
+        while True:
+            m = self.expect("presence_list", timeout=timeout)
+            users += m["users"]
+            if not m["more"]:
+                return users
+
+    def ping(self, timeout=WAIT_TIMEOUT):
+        """Round trip: proves the connection is still open and in sync."""
+        self.send({"type": "ping"})
+        self.expect("pong", timeout=timeout)
