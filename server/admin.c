@@ -295,6 +295,7 @@ struct subargs
 {
   int argc;
   char **argv;
+  const char *cmd;
   char name[64];
 };
 
@@ -303,6 +304,7 @@ subargs_init (struct subargs *sa, const char *cmd, int argc, char **argv)
 {
   int i;
 
+  sa->cmd = cmd;
   snprintf (sa->name, sizeof sa->name, PROG " %s", cmd);
   sa->argc = argc;
   sa->argv = calloc ((size_t) argc + 1, sizeof *sa->argv);
@@ -384,11 +386,11 @@ parse_simple (struct subargs *sa,
   if (sa->argc - optind != n_pos)
     {
       if (sa->argc - optind < n_pos)
-        errorf ("%s: missing argument", sa->name);
+        errorf ("%s: missing argument", sa->cmd);
       else
         {
           char s[128];
-          errorf ("%s: unexpected argument \"%s\"", sa->name,
+          errorf ("%s: unexpected argument \"%s\"", sa->cmd,
                   shown (sa->argv[optind + n_pos], s, sizeof s));
         }
       usage_error (help);
@@ -400,7 +402,7 @@ parse_simple (struct subargs *sa,
     co->data_dir = default_data_dir (co->env_dir, sizeof co->env_dir);
   if (*co->data_dir == '\0')
     {
-      errorf ("%s: --data-dir must not be empty", sa->name);
+      errorf ("%s: --data-dir must not be empty", sa->cmd);
       usage_error (help);
       return -1;
     }
@@ -1063,20 +1065,20 @@ cmd_run (struct subargs *sa)
         errorf ("put the command first: " PROG " %s [OPTION...]",
                 sa->argv[optind]);
       else
-        errorf ("%s: unexpected argument \"%s\"", sa->name,
+        errorf ("%s: unexpected argument \"%s\"", sa->cmd,
                 shown (sa->argv[optind], s, sizeof s));
       return usage_error (run_help);
     }
   if (verbose && quiet)
     {
-      errorf ("%s: --verbose and --quiet exclude each other", sa->name);
+      errorf ("%s: --verbose and --quiet exclude each other", sa->cmd);
       return usage_error (run_help);
     }
   if (data_dir == NULL)
     data_dir = default_data_dir (env_dir, sizeof env_dir);
   if (*data_dir == '\0')
     {
-      errorf ("%s: --data-dir must not be empty", sa->name);
+      errorf ("%s: --data-dir must not be empty", sa->cmd);
       return usage_error (run_help);
     }
 

@@ -69,6 +69,10 @@ format_time (char *out, size_t cap)
 
 static void
 log_vmsg (enum log_level level, const char *fmt, va_list ap)
+    __attribute__ ((format (printf, 2, 0)));
+
+static void
+log_vmsg (enum log_level level, const char *fmt, va_list ap)
 {
   char line[LOG_LINE_MAX];
   size_t len, start, i;

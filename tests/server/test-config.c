@@ -374,6 +374,44 @@ test_hostport (void)
   g_assert_cmpint (config_parse_hostport (NULL, host, 5, &port), ==, -1);
 }
 
+/* data/securechatd.conf.example documents every key with its default: with
+ * its comments removed it must load, and give exactly the defaults. */
+static void
+test_example_file (void)
+{
+  g_autofree char *here = g_path_get_dirname (__FILE__);
+  g_autofree char *path = g_build_filename (here, "..", "..", "data",
+                                            "securechatd.conf.example", NULL);
+  g_autofree char *text = NULL;
+  g_auto (GStrv) lines = NULL;
+  GString *uncommented = g_string_new ("");
+  struct config cfg, def;
+  char err[512];
+  size_t i, n_keys = 0;
+  char *out;
+
+  if (!g_file_get_contents (path, &text, NULL, NULL))
+    g_error ("cannot read %s (cwd must be the build folder)", path);
+  config_defaults (&cfg);
+  config_defaults (&def);
+  g_assert_cmpint (config_load (path, 0, &cfg, err, sizeof err), ==, 0);
+  g_assert_true (memcmp (&cfg, &def, sizeof cfg) == 0);
+
+  lines = g_strsplit (text, "\n", -1);
+  for (i = 0; lines[i] != NULL; i++)
+    if (lines[i][0] == '#' && lines[i][1] != ' ' && lines[i][1] != '\0' &&
+        strchr (lines[i], '=') != NULL)
+      {
+        g_string_append_printf (uncommented, "%s\n", lines[i] + 1);
+        n_keys++;
+      }
+  g_assert_cmpuint (n_keys, ==, 13);
+  out = load_text (uncommented->str, &cfg, NULL);
+  g_assert_null (out);
+  g_assert_true (memcmp (&cfg, &def, sizeof cfg) == 0);
+  g_string_free (uncommented, TRUE);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -400,6 +438,7 @@ main (int argc, char **argv)
   g_test_add_func ("/server/config/set", test_set);
   g_test_add_func ("/server/config/validate", test_validate);
   g_test_add_func ("/server/config/hostport", test_hostport);
+  g_test_add_func ("/server/config/example-file", test_example_file);
   rc = g_test_run ();
 
   {
