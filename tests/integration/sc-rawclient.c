@@ -393,16 +393,15 @@ read_stdin (struct raw *r)
   return 0;
 }
 
-/* Decrypts and prints every complete frame; 1 once the link is over. */
+/* Decrypts and prints every complete frame already read; 1 once the link
+ * is over. */
 static int
-read_socket (struct raw *r)
+drain_frames (struct raw *r)
 {
   static uint8_t body[SC_FRAME_MAX];
   size_t body_len = 0;
-  int rc = fill (r);
+  int rc;
 
-  if (rc != 0)
-    return 1;
   for (;;)
     {
       size_t pt_len = 0;
@@ -424,6 +423,15 @@ read_socket (struct raw *r)
         }
       say_text ("RECV", r->pt, pt_len);
     }
+}
+
+/* Reads what the socket has, then handles every complete frame. */
+static int
+read_socket (struct raw *r)
+{
+  if (fill (r) != 0)
+    return 1;
+  return drain_frames (r);
 }
 
 int
@@ -486,6 +494,8 @@ main (int argc, char **argv)
       goto out;
     }
   rc = handshake (&r, hello);
+  if (rc == 0)
+    rc = drain_frames (&r); /* what came with message 2 */
   if (rc != 0)
     {
       status = rc < 0 ? 1 : 0;

@@ -170,12 +170,17 @@ class ProtocolTest(harness.IntegrationTest):
         self.assertEqual(b.expect("message")["body"], "")
         self.assertEqual(b.expect("message")["body"], big)
 
-        # One byte over the body limit: refused, the session stays.
-        over = base64.b64encode(os.urandom(32769)).decode()
-        a.send({"type": "send", "id": 17, "to": "bob", "body": over})
-        e = a.expect("error")
-        self.assertIn(e["code"], ("too_large", "bad_request"), e)
-        a.ping()
+        # Over the body limit: refused, the session stays. 32769 bytes
+        # encode to as many characters as 32768 (43692): the limit is on
+        # the bytes (PROTOCOL.md 5.1), and the recipient's client cannot
+        # take more (it would drop the session).
+        for ref, n in ((17, 32770), (18, 32769)):
+            over = base64.b64encode(os.urandom(n)).decode()
+            a.send({"type": "send", "id": ref, "to": "bob", "body": over})
+            e = a.expect("error")
+            self.assertIn(e["code"], ("too_large", "bad_request"),
+                          "a %d-byte body: %r" % (n, e))
+            a.ping()
         b.expect_quiet()
         srv.stop()
 
@@ -300,22 +305,23 @@ class ProtocolTest(harness.IntegrationTest):
         srv.stop()
 
     def test_slow_reader_is_dropped(self):
-        srv = self.server(PW, config={"output_buffer_max": 65536})
+        srv = self.server(PW, config={"output_buffer_max": 65536,
+                                      "max_frame": 8192})
         b = self.logged_in(srv, "bob", rcvbuf=4096)
         a = self.logged_in(srv, "alice")
         b.pause()               # bob stops reading; the server must not
-        body = base64.b64encode(os.urandom(32768)).decode()
+        body = base64.b64encode(os.urandom(4096)).decode()
         mark = srv.mark()
         dropped = False
         next_id = 1
         # The kernel buffers a few MB; far more than that must not pile up
         # in the server for one client.
-        for batch in range(60):
-            for _ in range(8):
+        for batch in range(100):
+            for _ in range(32):
                 a.send({"type": "send", "id": next_id, "to": "bob",
                         "body": body})
                 next_id += 1
-            for _ in range(8):
+            for _ in range(32):
                 m = a.next()
                 while m is not None and m.get("type") == "presence":
                     m = a.next()
@@ -328,7 +334,7 @@ class ProtocolTest(harness.IntegrationTest):
             if dropped:
                 break
         self.assertTrue(dropped, "bob was never dropped although he reads "
-                        "nothing (%d MB sent)" % (next_id * 32 // 1024))
+                        "nothing (%d MB sent)" % (next_id * 4 // 1024))
         srv.wait_log(r"outbuf-limit", since=mark, timeout=5)
         a.ping()
         srv.stop()
