@@ -66,11 +66,11 @@ while :; do
   pid=$!
   i=0
   while [ $i -lt 200 ]; do
-    grep -q "listening on 127.0.0.1:$port" "$tmp/server.log" && break
+    grep -qs "listening on 127.0.0.1:$port" "$tmp/server.log" && break
     kill -0 "$pid" 2>/dev/null || break
     sleep 0.1; i=$((i + 1))
   done
-  grep -q "listening on 127.0.0.1:$port" "$tmp/server.log" && break
+  grep -qs "listening on 127.0.0.1:$port" "$tmp/server.log" && break
   kill -TERM "$pid" 2>/dev/null || :
   wait "$pid" 2>/dev/null || :
   pid=
