@@ -521,12 +521,14 @@ read_password_tty (const char *prompt,
   struct sigaction sa, old[N_TTY_SIGNALS];
   struct termios saved, quiet;
   bool restart, interrupted, too_long;
+  int read_errno;
   size_t i, n;
 
   *len = 0;
   do
     {
       restart = interrupted = too_long = false;
+      read_errno = 0;
       n = 0;
       for (i = 0; i < N_TTY_SIGNALS; i++)
         tty_caught[i] = 0;
@@ -565,7 +567,7 @@ read_password_tty (const char *prompt,
             {
               if (errno != EINTR)
                 {
-                  interrupted = true;
+                  read_errno = errno;
                   break;
                 }
               for (i = 0; i < N_TTY_SIGNALS; i++)
@@ -603,10 +605,14 @@ read_password_tty (const char *prompt,
     }
   while (restart);
 
-  if (interrupted)
+  if (interrupted || read_errno != 0)
     {
       sc_wipe (buf, cap);
-      snprintf (err, err_cap, "interrupted");
+      if (read_errno != 0)
+        snprintf (err, err_cap, "cannot read the password: %s",
+                  strerror (read_errno));
+      else
+        snprintf (err, err_cap, "interrupted");
       return -1;
     }
   if (too_long)
@@ -725,12 +731,18 @@ cmd_init (struct subargs *sa)
     }
 
   /* Never replace a key: clients pinned its fingerprint. */
-  if (lstat (key_path, &st) == 0 || errno != ENOENT)
+  if (lstat (key_path, &st) == 0)
     {
       errorf ("%s already exists; refusing to overwrite it (a new key "
               "would change the fingerprint every client pinned). \"" PROG
               " fingerprint\" shows the current one",
               shown (key_path, s, sizeof s));
+      return ADMIN_EXIT_FAIL;
+    }
+  if (errno != ENOENT)
+    {
+      errorf ("cannot check %s: %s", shown (key_path, s, sizeof s),
+              strerror (errno));
       return ADMIN_EXIT_FAIL;
     }
 
@@ -744,8 +756,9 @@ cmd_init (struct subargs *sa)
           errorf ("%s", err);
           return ADMIN_EXIT_FAIL;
         }
-      errorf ("keeping the existing %s (%zu users)",
-              shown (store_path, s, sizeof s), store_count (store));
+      errorf ("keeping the existing %s (%zu user%s)",
+              shown (store_path, s, sizeof s), store_count (store),
+              store_count (store) == 1 ? "" : "s");
       store_free (store);
       store_exists = true;
     }

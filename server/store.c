@@ -478,25 +478,23 @@ save_file (struct store *st,
       goto out;
     }
   if (fchmod (fd, 0600) != 0 || write_all (fd, text, strlen (text)) != 0 ||
-      write_all (fd, "\n", 1) != 0 || fsync (fd) != 0 || fstat (fd, &sb) != 0)
+      write_all (fd, "\n", 1) != 0 || fsync (fd) != 0)
     {
       set_err (err, err_cap, "cannot write %s: %s", shown, strerror (errno));
       goto out;
     }
-  if (close (fd) != 0)
-    {
-      fd = -1;
-      set_err (err, err_cap, "cannot write %s: %s", shown, strerror (errno));
-      goto out;
-    }
-  fd = -1;
   if (rename (tmp, st->path) != 0)
     {
       set_err (err, err_cap, "cannot replace %s: %s", shown, strerror (errno));
       goto out;
     }
   fsync_dir (st->dir);
-  file_id_from_stat (id, &sb);
+  /* The id after the rename (which changes ctime), of the very inode we
+   * wrote: store_refresh then sees no change until someone else writes. */
+  if (fstat (fd, &sb) == 0)
+    file_id_from_stat (id, &sb);
+  else
+    memset (id, 0, sizeof *id); /* forces a reload next time */
   ret = 0;
 
 out:

@@ -437,6 +437,19 @@ test_refresh (struct fixture *f, gconstpointer data)
   g_assert_cmpint (store_refresh (a, &reloaded, err, sizeof err), ==, 0);
   g_assert_false (reloaded);
 
+  /* Our own write is not a change to reload. */
+  g_assert_cmpint (
+      store_modify (a, STORE_ADD, "zoe", "h-z", NULL, err, sizeof err), ==, 0);
+  g_assert_cmpint (store_refresh (a, &reloaded, err, sizeof err), ==, 0);
+  g_assert_false (reloaded);
+  g_assert_cmpint (
+      store_modify (a, STORE_DELETE, "zoe", NULL, NULL, err, sizeof err), ==,
+      0);
+  g_assert_cmpint (store_refresh (a, &reloaded, err, sizeof err), ==, 0);
+  g_assert_false (reloaded);
+  g_assert_cmpint (store_refresh (b, &reloaded, err, sizeof err), ==, 0);
+  g_assert_true (reloaded);
+
   /* Another writer (the admin command) adds a user. */
   g_assert_cmpint (
       store_modify (b, STORE_ADD, "bob", "h-b", NULL, err, sizeof err), ==, 0);
