@@ -109,18 +109,21 @@ is_bcrypt (const char *hash)
          strncmp (hash, "$2y$", 4) == 0 || strncmp (hash, "$2x$", 4) == 0;
 }
 
-/* Verifies with a caller-provided crypt work area. */
+/* Verifies with a caller-provided crypt work area. *hashed tells whether
+ * a hash was actually computed (not for input refused up front). */
 static int
 verify_with (struct crypt_data *data,
              const char *password,
              size_t password_len,
-             const char *hash)
+             const char *hash,
+             bool *hashed)
 {
   size_t hash_len;
   const char *out;
   char *pw;
   int ok = 0;
 
+  *hashed = false;
   if (password == NULL || hash == NULL || password_len == 0 ||
       password_len > AUTH_PASSWORD_MAX)
     return 0;
@@ -140,6 +143,7 @@ verify_with (struct crypt_data *data,
   pw[password_len] = '\0';
 
   out = crypt_rn (pw, hash, data, (int) sizeof *data);
+  *hashed = true;
   if (out != NULL && out[0] != '*' && strlen (out) == hash_len &&
       CRYPTO_memcmp (out, hash, hash_len) == 0)
     ok = 1;
@@ -201,12 +205,13 @@ auth_verify_password (const char *password,
                       const char *hash)
 {
   struct crypt_data *data;
+  bool hashed;
   int ok;
 
   data = calloc (1, sizeof *data);
   if (data == NULL)
     return 0;
-  ok = verify_with (data, password, password_len, hash);
+  ok = verify_with (data, password, password_len, hash, &hashed);
   free (data);
   return ok;
 }
@@ -215,9 +220,18 @@ static void
 run_job (struct auth_pool *pool, struct crypt_data *data, struct auth_job *job)
 {
   const char *hash = job->hash != NULL ? job->hash : pool->dummy_hash;
+  bool hashed;
   int ok;
 
-  ok = verify_with (data, job->password, job->password_len, hash);
+  ok = verify_with (data, job->password, job->password_len, hash, &hashed);
+  if (!hashed)
+    {
+      /* Refused without hashing (over-long for bcrypt, say): spend the
+       * time of a hash anyway, so that the answer's timing does not tell
+       * a known user from an unknown one. */
+      crypt_rn ("x", pool->dummy_hash, data, (int) sizeof *data);
+      OPENSSL_cleanse (data, sizeof *data);
+    }
   job->ok = ok == 1 && job->hash != NULL;
   if (job->ok && auth_hash_is_legacy (job->hash) && job->password != NULL &&
       memchr (job->password, '\0', job->password_len) == NULL)

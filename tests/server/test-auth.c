@@ -444,12 +444,15 @@ test_pool_unknown_user_timing (void)
   struct auth_pool *pool = NULL;
   struct run r;
   char *yes = NULL;
-  double known = 1e9, unknown = 1e9;
+  double known = 1e9, unknown = 1e9, refused = 1e9;
+  char long_pw[81];
   int round;
 
   run_init (&r);
   g_assert_cmpint (auth_hash_password ("pw", &yes), ==, 0);
   g_assert_cmpint (auth_pool_new (r.base, 1, 4, &pool), ==, 0);
+  memset (long_pw, 'x', 80);
+  long_pw[80] = '\0';
   for (round = 0; round < 3; round++)
     {
       struct auth_job *job;
@@ -473,12 +476,25 @@ test_pool_unknown_user_timing (void)
       run_loop (&r);
       dt = (double) (g_get_monotonic_time () - t0);
       unknown = MIN (unknown, dt);
+
+      /* Refused before hashing (80 bytes against bcrypt): same time. */
+      job = make_job (2000 + (unsigned) round, "c", long_pw, PY_2B_04);
+      job->ud = &r;
+      r.expected++;
+      t0 = g_get_monotonic_time ();
+      g_assert_cmpint (auth_pool_submit (pool, job), ==, 0);
+      run_loop (&r);
+      g_assert_false (result (&r, 2000 + (unsigned) round)->ok);
+      dt = (double) (g_get_monotonic_time () - t0);
+      refused = MIN (refused, dt);
     }
-  g_test_message ("best of 3: known user %.1f ms, unknown user %.1f ms",
-                  known / 1000, unknown / 1000);
+  g_test_message ("best of 3: known user %.1f ms, unknown user %.1f ms, "
+                  "refused password %.1f ms",
+                  known / 1000, unknown / 1000, refused / 1000);
   /* The same work, so within a generous factor of each other. */
   g_assert_cmpfloat (unknown, >, known / 4);
   g_assert_cmpfloat (known, >, unknown / 4);
+  g_assert_cmpfloat (refused, >, unknown / 4);
   auth_pool_free (pool);
   free (yes);
   run_clear (&r);
