@@ -860,7 +860,8 @@ class IntegrationTest(unittest.TestCase):
                     "\n".join(problems)
                 result.addFailure(self, (AssertionError,
                                          AssertionError(msg), None))
-            if len(result.failures) + len(result.errors) > before:
+            if (len(result.failures) + len(result.errors) > before
+                    or os.environ.get("SC_INTEG_DUMP")):
                 self.scope.dump()
             self.scope.remove()
 

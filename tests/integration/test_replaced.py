@@ -12,6 +12,8 @@ import harness  # noqa: E402
 
 TS = r"\[\d\d:\d\d\] "
 REPLACED = re.compile(r"replaced|another place|elsewhere", re.I)
+# "reconnecting", but not "not reconnecting"
+RECONNECTING = r"(?<!not )reconnecting"
 
 
 class ReplacedTest(harness.IntegrationTest):
@@ -36,7 +38,7 @@ class ReplacedTest(harness.IntegrationTest):
         second.wait_for(TS + "bob: for the new session", since=mark2)
         time.sleep(0.3)   # would anything reach the old one too?
         first.assert_absent("for the new session", since=mark1)
-        first.assert_absent(r"reconnecting", flags=re.I)
+        first.assert_absent(RECONNECTING, flags=re.I)
 
         second.command("/msg bob hello from the new session")
         bob.wait_for(TS + "alice: hello from the new session", since=mark_b)
@@ -54,8 +56,8 @@ class ReplacedTest(harness.IntegrationTest):
         if first.running():
             first.close_stdin()
         res = first.wait_exit(timeout=10)
-        self.assertNotRegex(res.out + res.err, re.compile(r"reconnecting",
-                                                          re.I))
+        self.assertNotRegex(res.out + res.err,
+                            re.compile(RECONNECTING, re.I))
         srv.stop()
 
 

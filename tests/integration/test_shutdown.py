@@ -11,7 +11,7 @@ import harness  # noqa: E402
 
 TS = r"\[\d\d:\d\d\] "
 SHUTDOWN = r"(?i)shut(ting)?[ _-]?down"
-RECONNECT = r"(?i)reconnect"
+RECONNECT = r"(?i)(?<!not )reconnecting"
 
 
 class ShutdownTest(harness.IntegrationTest):
