@@ -23,8 +23,8 @@ struct auth_job
   char user[33];
   char *password; /* owned; wiped and freed by auth_job_free */
   size_t password_len;
-  char *hash;      /* owned copy of the stored hash; NULL = unknown user,
-                      verified against the dummy hash so timing matches */
+  char *hash; /* owned copy of the stored hash; NULL = unknown user,
+                 verified against the dummy hash so timing matches */
   /* out (valid in done) */
   bool ok;
   char *new_hash; /* set when ok and the stored hash was not yescrypt:

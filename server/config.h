@@ -7,7 +7,7 @@
 #include <stdint.h>
 
 #define CONFIG_DEFAULT_LISTEN "127.0.0.1:12345"
-#define CONFIG_FILE_NAME "securechatd.conf"
+#define CONFIG_FILE_NAME      "securechatd.conf"
 
 struct config
 {

@@ -8,10 +8,8 @@
 #define KEYFILE_NAME "server.key"
 
 /* Generates a key and writes it with O_EXCL (never overwrites). */
-int keyfile_create (const char *path,
-                    uint8_t pub[32],
-                    char *err,
-                    size_t err_cap);
+int
+keyfile_create (const char *path, uint8_t pub[32], char *err, size_t err_cap);
 /* Loads the private key; refuses a file readable by group or others. */
 int keyfile_load (const char *path,
                   uint8_t priv[32],

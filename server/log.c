@@ -67,8 +67,7 @@ format_time (char *out, size_t cap)
   return n + (size_t) rc;
 }
 
-static void
-log_vmsg (enum log_level level, const char *fmt, va_list ap)
+static void log_vmsg (enum log_level level, const char *fmt, va_list ap)
     __attribute__ ((format (printf, 2, 0)));
 
 static void

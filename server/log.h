@@ -22,8 +22,8 @@ void log_route_libevent (void);
 void log_msg (enum log_level level, const char *fmt, ...)
     __attribute__ ((format (printf, 2, 3)));
 #define log_error(...) log_msg (LOG_LEVEL_ERROR, __VA_ARGS__)
-#define log_warn(...) log_msg (LOG_LEVEL_WARN, __VA_ARGS__)
-#define log_info(...) log_msg (LOG_LEVEL_INFO, __VA_ARGS__)
+#define log_warn(...)  log_msg (LOG_LEVEL_WARN, __VA_ARGS__)
+#define log_info(...)  log_msg (LOG_LEVEL_INFO, __VA_ARGS__)
 #define log_debug(...) log_msg (LOG_LEVEL_DEBUG, __VA_ARGS__)
 
 /* Copies at most in_len bytes of in into out (always NUL-terminated),

@@ -18,9 +18,8 @@ int ratelimit_new (size_t max_entries,
                    struct ratelimit **out);
 void ratelimit_free (struct ratelimit *rl);
 /* 0 when key may try now, else the ms to wait. */
-uint32_t ratelimit_check (const struct ratelimit *rl,
-                          const char *key,
-                          int64_t now_ms);
+uint32_t
+ratelimit_check (const struct ratelimit *rl, const char *key, int64_t now_ms);
 void ratelimit_fail (struct ratelimit *rl, const char *key, int64_t now_ms);
 void ratelimit_success (struct ratelimit *rl, const char *key);
 size_t ratelimit_size (const struct ratelimit *rl);

@@ -16,7 +16,8 @@
 struct store;
 
 /* Loads path; a missing file is an error (init creates it). */
-int store_open (const char *path, struct store **out, char *err, size_t err_cap);
+int
+store_open (const char *path, struct store **out, char *err, size_t err_cap);
 void store_free (struct store *st);
 
 /* Re-reads the file when its inode, size or mtime changed since the last
