@@ -363,28 +363,28 @@ class Server:
         fail("securechatd did not log 'listening on %s' within %.0f s\n"
              "log:\n%s" % (self.hostport, START_TIMEOUT, self.log()))
 
-    def stop(self, expect_rc=0):
-        """SIGTERM by PID; asserts the exit status and a clean log.
-        Returns the log of this run."""
+    def stop(self, expect_rc=0, sig=signal.SIGTERM):
+        """SIGTERM (or sig) by PID; asserts the exit status and a clean
+        log. Returns the log of this run."""
         if self.proc is None:
             fail("server %s was never started" % self.name)
         proc = self.proc
         if proc.poll() is None:
-            os.kill(proc.pid, signal.SIGTERM)
+            os.kill(proc.pid, sig)
             try:
                 proc.wait(timeout=STOP_TIMEOUT)
             except subprocess.TimeoutExpired:
                 self.scope.stop_process(proc, signal.SIGKILL)
-                fail("securechatd did not exit within %.0f s of SIGTERM\n"
-                     "log:\n%s" % (STOP_TIMEOUT, self.log()))
+                fail("securechatd did not exit within %.0f s of signal %d\n"
+                     "log:\n%s" % (STOP_TIMEOUT, sig, self.log()))
         text = self.log()
         marker = sanitizer_report(text)
         if marker:
             fail("securechatd log has a sanitizer report (%s):\n%s" % (
                 marker, text))
         if proc.returncode != expect_rc:
-            fail("securechatd exited with %s after SIGTERM, expected %d\n"
-                 "log:\n%s" % (proc.returncode, expect_rc, text))
+            fail("securechatd exited with %s after signal %d, expected %d\n"
+                 "log:\n%s" % (proc.returncode, sig, expect_rc, text))
         return text
 
     def kill_hard(self):

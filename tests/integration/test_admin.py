@@ -155,6 +155,58 @@ class AdminTest(harness.IntegrationTest):
         self.assertNotEqual(res.rc, 0, res)
         self.assertIn("server.key", res.err, res)
 
+    def run_fails(self, d, *extra):
+        """securechatd run must refuse to start: non-zero exit, an error
+        line, and no listening socket left behind."""
+        port = harness.free_port()
+        cmd = [harness.program("SECURECHATD"), "run", "--data-dir", d,
+               "--listen", "127.0.0.1:%d" % port] + list(extra)
+        res = harness._run_checked(self.scope, cmd, os.environ.copy(),
+                                   timeout=15)
+        self.assertNotEqual(res.rc, 0, res)
+        self.assertTrue(res.err.strip(), res)
+        self.assertNotIn("listening on", res.err, res)
+        return res
+
+    def test_run_refuses_bad_config(self):
+        d = self.scope.path("data")
+        self.assertEqual(self.admin(d, "init").rc, 0)
+        for name, text, needle in (
+                ("unknown-key", "max_frame = 4096\nbogus_key = 1\n",
+                 "bogus_key"),
+                ("too-small", "max_frame = 10\n", "max_frame"),
+                ("not-a-number", "idle_timeout = soon\n", "idle_timeout"),
+                ("no-equals", "handshake_timeout 5\n", ":1"),
+                ("overflow", "max_connections = 99999999999999999999\n",
+                 "max_connections")):
+            conf = self.scope.path(name + ".conf")
+            with open(conf, "w") as f:
+                f.write(text)
+            res = self.run_fails(d, "--config", conf)
+            self.assertIn(needle, res.err, "config %r" % text)
+        self.run_fails(d, "--config", self.scope.path("missing.conf"))
+
+    def test_run_refuses_busy_port(self):
+        srv = self.server({"alice": "pw-alice"})
+        other = harness.Server(self.scope, name="other")
+        cmd = [harness.program("SECURECHATD"), "run", "--data-dir",
+               other.dir, "--listen", srv.hostport]
+        res = harness._run_checked(self.scope, cmd, os.environ.copy(),
+                                   timeout=15)
+        self.assertNotEqual(res.rc, 0, res)
+        self.assertIn(str(srv.port), res.err, res)
+        # The first server is unharmed.
+        res = self.cli(srv, "alice").send("bob", "x")
+        self.assertIn("no such user", res.err, res)
+        srv.stop()
+
+    def test_sigint_is_clean(self):
+        srv = self.server({"alice": "pw-alice", "bob": "pw-bob"})
+        rx = self.cli(srv, "bob").recv(count=1, timeout=30)
+        srv.stop(sig=harness.signal.SIGINT)
+        res = rx.wait_exit()
+        self.assertNotEqual(res.rc, 0, res)
+
     def test_missing_data_dir(self):
         d = self.scope.path("does-not-exist")
         for args in (("fingerprint",), ("users",)):
