@@ -7,11 +7,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SC_X25519_LEN 32
-#define SC_SHA256_LEN 32
-#define SC_AEAD_KEY_LEN 32
+#define SC_X25519_LEN     32
+#define SC_SHA256_LEN     32
+#define SC_AEAD_KEY_LEN   32
 #define SC_AEAD_NONCE_LEN 12
-#define SC_AEAD_TAG_LEN 16
+#define SC_AEAD_TAG_LEN   16
 
 #define SC_WARN_UNUSED __attribute__ ((warn_unused_result))
 

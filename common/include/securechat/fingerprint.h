@@ -10,7 +10,7 @@
 #include "securechat/crypto.h"
 
 #define SC_FINGERPRINT_PREFIX "SHA256:"
-#define SC_FINGERPRINT_LEN (7 + 43)
+#define SC_FINGERPRINT_LEN    (7 + 43)
 
 int sc_fingerprint (const uint8_t pub[SC_X25519_LEN],
                     char out[SC_FINGERPRINT_LEN + 1]);

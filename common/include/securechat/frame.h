@@ -8,7 +8,7 @@
 #include <stdint.h>
 
 #define SC_FRAME_HEADER_LEN 2
-#define SC_FRAME_MAX 65535
+#define SC_FRAME_MAX        65535
 
 /* Decodes a header: SC_ERR_PROTOCOL for a zero length, SC_ERR_TOO_LARGE
  * when the length exceeds max (max <= SC_FRAME_MAX). */

@@ -11,14 +11,14 @@
 
 #define SC_PROTOCOL_VERSION 1
 #define SC_MSG_MAX_VERSIONS 8
-#define SC_USERNAME_MAX 32  /* bytes; charset in sc_username_validate */
-#define SC_PASSWORD_MAX 1024 /* bytes of UTF-8, no NUL */
-#define SC_BODY_MAX 32768   /* decoded bytes of an opaque message body */
-#define SC_BODY_B64_MAX 43692 /* SC_BASE64_ENCODED_LEN (SC_BODY_MAX) */
-#define SC_AGENT_MAX 64     /* client / server software name */
-#define SC_TEXT_MAX 256     /* error and bye messages */
-#define SC_PRESENCE_CHUNK 1000 /* users per presence_list message */
-#define SC_ID_MAX ((UINT64_C (1) << 53) - 1) /* ids fit a JSON double */
+#define SC_USERNAME_MAX     32    /* bytes; charset in sc_username_validate */
+#define SC_PASSWORD_MAX     1024  /* bytes of UTF-8, no NUL */
+#define SC_BODY_MAX         32768 /* decoded bytes of an opaque message body */
+#define SC_BODY_B64_MAX     43692 /* SC_BASE64_ENCODED_LEN (SC_BODY_MAX) */
+#define SC_AGENT_MAX        64    /* client / server software name */
+#define SC_TEXT_MAX         256   /* error and bye messages */
+#define SC_PRESENCE_CHUNK   1000  /* users per presence_list message */
+#define SC_ID_MAX           ((UINT64_C (1) << 53) - 1) /* ids fit a JSON double */
 
 enum sc_msg_type
 {
@@ -134,8 +134,8 @@ struct sc_msg_error
   enum sc_code code;
   char message[SC_TEXT_MAX + 1];
   bool has_ref;
-  uint64_t ref;          /* the send this error answers */
-  uint32_t retry_after;  /* ms; 0 when absent */
+  uint64_t ref;         /* the send this error answers */
+  uint32_t retry_after; /* ms; 0 when absent */
 };
 
 struct sc_msg_bye

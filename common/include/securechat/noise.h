@@ -15,10 +15,10 @@
 
 #include "securechat/crypto.h"
 
-#define SC_NOISE_PROTOCOL "Noise_NX_25519_AESGCM_SHA256"
-#define SC_NOISE_MAX_MESSAGE 65535
+#define SC_NOISE_PROTOCOL     "Noise_NX_25519_AESGCM_SHA256"
+#define SC_NOISE_MAX_MESSAGE  65535
 #define SC_NOISE_MAX_HASH_LEN 64
-#define SC_NOISE_TAG_LEN 16
+#define SC_NOISE_TAG_LEN      16
 /* Nonce 2^64-1 is reserved by the spec; encrypting with it is refused. */
 #define SC_NOISE_NONCE_MAX UINT64_MAX
 
