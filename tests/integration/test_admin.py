@@ -207,6 +207,49 @@ class AdminTest(harness.IntegrationTest):
         res = rx.wait_exit()
         self.assertNotEqual(res.rc, 0, res)
 
+    def test_foreign_and_damaged_credentials(self):
+        srv = self.server({"alice": "pw-alice", "bob": "pw-bob"})
+        creds_path = os.path.join(srv.dir, "credentials.json")
+        # Entries this version cannot use are kept through changes.
+        creds = self.creds(srv.dir)
+        creds["Not A Name"] = "$y$whatever"
+        creds["numbered"] = 5
+        with open(creds_path, "w") as f:
+            json.dump(creds, f)
+        res = self.admin(srv.dir, "useradd", "carol", stdin="pw-carol\n")
+        self.assertEqual(res.rc, 0, res)
+        after = self.creds(srv.dir)
+        self.assertEqual(after.get("Not A Name"), "$y$whatever")
+        self.assertEqual(after.get("numbered"), 5)
+        self.assertIn("carol", after)
+        self.assertEqual(mode(creds_path), 0o600)
+        self.assertEqual(self.users(srv.dir), ["alice", "bob", "carol"])
+        res = self.cli(srv, "carol", password="pw-carol").send("bob", "x")
+        self.assertEqual(res.rc, harness.EXIT_NOT_DELIVERED, res)
+
+        # A damaged file: the running server keeps what it had and says
+        # so; the admin commands refuse to work on it.
+        with open(creds_path, "rb") as f:
+            good = f.read()
+        for damage in (b"{\"alice\": ", b"\xff\xfe garbage", b"[]",
+                       b"{\"a\": \"x\", \"a\": \"y\"}"):
+            with open(creds_path, "wb") as f:
+                f.write(damage)
+            res = self.cli(srv, "alice").send("bob", "x")
+            self.assertEqual(res.rc, harness.EXIT_NOT_DELIVERED,
+                             "login after %r: %r" % (damage, res))
+            res = self.admin(srv.dir, "useradd", "dave", stdin="pw\n")
+            self.assertNotEqual(res.rc, 0, "useradd on %r: %r" % (damage,
+                                                                 res))
+            with open(creds_path, "rb") as f:
+                self.assertEqual(f.read(), damage,
+                                 "useradd rewrote a damaged file")
+        with open(creds_path, "wb") as f:
+            f.write(good)
+        res = self.cli(srv, "alice").send("bob", "x")
+        self.assertEqual(res.rc, harness.EXIT_NOT_DELIVERED, res)
+        srv.stop()
+
     def test_missing_data_dir(self):
         d = self.scope.path("does-not-exist")
         for args in (("fingerprint",), ("users",)):
