@@ -1342,8 +1342,14 @@ connection_loop (struct cli *cli, int64_t login_deadline)
         }
       if (!cli->logged_in && now >= login_deadline)
         {
-          set_reason (cli, "no answer from the server within %lld s",
-                      (long long) (cli->opt->connect_timeout_ms + 999) / 1000);
+          int64_t t = cli->opt->connect_timeout_ms;
+
+          if (t % 1000 == 0)
+            set_reason (cli, "no answer from the server within %lld s",
+                        (long long) (t / 1000));
+          else
+            set_reason (cli, "no answer from the server within %.3g s",
+                        (double) t / 1000.0);
           decide (cli, OUT_LOST);
           return;
         }
@@ -1491,7 +1497,8 @@ final_status (struct cli *cli, enum outcome out)
       fprintf (stderr, "cannot connect to %s: %s\n", server, cli->reason);
       return CLI_EXIT_CONNECT;
     case OUT_LOST:
-      fprintf (stderr, "connection to %s lost: %s\n", server, cli->reason);
+      fprintf (stderr, "connection to %s %s: %s\n", server,
+               cli->logged_in ? "lost" : "failed", cli->reason);
       return CLI_EXIT_CONNECT;
     case OUT_BUSY:
       fprintf (stderr, "cannot log in to %s: %s\n", server, cli->reason);
