@@ -202,9 +202,18 @@ check_text (const char *s, size_t len)
 static int
 check_body (const char *s, size_t len)
 {
+  size_t decoded;
+
   if (len > SC_BODY_B64_MAX)
     return SC_ERR_TOO_LARGE;
-  return sc_base64_validate (s, len) == SC_OK ? SC_OK : SC_ERR_FIELD;
+  if (sc_base64_validate (s, len) != SC_OK)
+    return SC_ERR_FIELD;
+  /* The longest encoding also holds 32769 bytes when unpadded: the limit is
+   * on the decoded size. */
+  decoded = len / 4 * 3;
+  if (len > 0 && s[len - 1] == '=')
+    decoded -= (s[len - 2] == '=') ? 2 : 1;
+  return decoded <= SC_BODY_MAX ? SC_OK : SC_ERR_TOO_LARGE;
 }
 
 static int

@@ -370,6 +370,13 @@ gen_body_over1 (void)
 }
 
 static char *
+gen_body_max_unpadded (void)
+{
+  /* 43692 characters without padding decode to 32769 bytes: one over. */
+  return wrap (repeat ("A", 43692));
+}
+
+static char *
 gen_body_over4 (void)
 {
   /* Valid base64 of 32772 bytes: the length alone is the problem. */
@@ -591,6 +598,7 @@ static const struct value values_body[] = {
   V ("short", "'aGk='", SC_OK),
   G ("max", gen_body_max, SC_OK),
   G ("over-max", gen_body_over1, SC_ERR_TOO_LARGE),
+  G ("max-length-unpadded", gen_body_max_unpadded, SC_ERR_TOO_LARGE),
   G ("over-max-valid", gen_body_over4, SC_ERR_TOO_LARGE),
   V ("unpadded", "'aGk'", SC_ERR_FIELD),
   V ("non-canonical", "'aGl='", SC_ERR_FIELD),
