@@ -287,6 +287,30 @@ class ProtocolTest(harness.IntegrationTest):
         self.assertLess(elapsed, 5.0, "not dropped after idle_timeout")
         srv.stop()
 
+    def test_login_deadline(self):
+        """handshake_timeout runs from accept to login_ok: a client that
+        finishes the handshake and then never logs in is dropped."""
+        srv = self.server(PW, config={"handshake_timeout": 2})
+        c = self.raw(srv)
+        t0 = time.monotonic()
+        c.handshake()
+        c.expect_closed(timeout=6)
+        self.assertLess(time.monotonic() - t0, 4.5)
+        # A login in time is not affected.
+        self.logged_in(srv, "alice").ping()
+        srv.stop()
+
+    def test_shutdown_says_bye(self):
+        srv = self.server(PW)
+        a = self.logged_in(srv, "alice")
+        half = self.raw(srv)
+        half.handshake()
+        srv.stop()
+        seen = a.expect_closed()
+        self.assertEqual(seen, [{"type": "bye", "code": "server_shutdown",
+                                 "message": "server is shutting down"}])
+        half.expect_closed(allow=("bye",))
+
     def test_server_full(self):
         srv = self.server(PW, config={"max_connections": 2})
         a = self.logged_in(srv, "alice")
