@@ -15,7 +15,6 @@ Program paths come from the environment: SECURECHATD and SECURECHAT_CLI
 (tests/meson.build sets both).
 """
 
-import base64
 import json
 import os
 import re
@@ -23,7 +22,6 @@ import selectors
 import shutil
 import signal
 import socket
-import stat
 import struct
 import subprocess
 import sys
@@ -111,9 +109,6 @@ class Result:
 
     def __repr__(self):
         return describe(self.cmd, self.rc, self.out, self.err)
-
-    def err_lines(self):
-        return [l for l in self.err.splitlines() if l.strip()]
 
 
 def _run_checked(scope, cmd, env, stdin_data=None, timeout=PROC_TIMEOUT):
