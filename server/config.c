@@ -8,13 +8,13 @@
 
 #include <errno.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "log.h"
+#include "util.h"
 
 /* Longest accepted line, without its newline. */
 #define CONFIG_LINE_MAX 1024
@@ -70,21 +70,6 @@ config_defaults (struct config *cfg)
   cfg->auth_fail_limit = 5;
   cfg->auth_backoff_ms = 1000;
   cfg->auth_backoff_max_ms = 900000;
-}
-
-static void set_err (char *err, size_t err_cap, const char *fmt, ...)
-    __attribute__ ((format (printf, 3, 4)));
-
-static void
-set_err (char *err, size_t err_cap, const char *fmt, ...)
-{
-  va_list ap;
-
-  if (err == NULL || err_cap == 0)
-    return;
-  va_start (ap, fmt);
-  vsnprintf (err, err_cap, fmt, ap);
-  va_end (ap);
 }
 
 static bool
@@ -222,14 +207,14 @@ config_set (struct config *cfg,
 
   if (cfg == NULL || key == NULL || value == NULL)
     {
-      set_err (err, err_cap, "internal error: missing argument");
+      util_set_err (err, err_cap, "internal error: missing argument");
       return -1;
     }
   k = find_key (key);
   if (k == NULL)
     {
-      set_err (err, err_cap, "unknown key \"%s\"",
-               log_escape (key, strlen (key), shown, sizeof shown));
+      util_set_err (err, err_cap, "unknown key \"%s\"",
+                    log_escape (key, strlen (key), shown, sizeof shown));
       return -1;
     }
   log_escape (value, strlen (value), shown, sizeof shown);
@@ -242,10 +227,10 @@ config_set (struct config *cfg,
       if (strlen (value) >= sizeof cfg->listen ||
           config_parse_hostport (value, host, sizeof host, &port) != 0)
         {
-          set_err (err, err_cap,
-                   "listen: \"%s\" is not HOST:PORT or [IPV6]:PORT "
-                   "(port 0..65535)",
-                   shown);
+          util_set_err (err, err_cap,
+                        "listen: \"%s\" is not HOST:PORT or [IPV6]:PORT "
+                        "(port 0..65535)",
+                        shown);
           return -1;
         }
       snprintf (cfg->listen, sizeof cfg->listen, "%s", value);
@@ -255,19 +240,20 @@ config_set (struct config *cfg,
   if (parse_u32 (value, &v, &overflow) != 0)
     {
       if (overflow)
-        set_err (err, err_cap, "%s: %s is too large (maximum %" PRIu32 ")",
-                 k->name, shown, k->max);
+        util_set_err (err, err_cap, "%s: %s is too large (maximum %" PRIu32 ")",
+                      k->name, shown, k->max);
       else
-        set_err (err, err_cap,
-                 "%s: \"%s\" is not a number (expected decimal digits)",
-                 k->name, shown);
+        util_set_err (err, err_cap,
+                      "%s: \"%s\" is not a number (expected decimal digits)",
+                      k->name, shown);
       return -1;
     }
   if (v < k->min || v > k->max)
     {
-      set_err (err, err_cap,
-               "%s: %" PRIu32 " is out of range (%" PRIu32 "..%" PRIu32 ")",
-               k->name, v, k->min, k->max);
+      util_set_err (err, err_cap,
+                    "%s: %" PRIu32 " is out of range (%" PRIu32 "..%" PRIu32
+                    ")",
+                    k->name, v, k->min, k->max);
       return -1;
     }
   memcpy ((char *) cfg + k->offset, &v, sizeof v);
@@ -279,18 +265,18 @@ config_validate (const struct config *cfg, char *err, size_t err_cap)
 {
   if (cfg->auth_backoff_ms > cfg->auth_backoff_max_ms)
     {
-      set_err (err, err_cap,
-               "auth_backoff_ms (%" PRIu32
-               ") is larger than auth_backoff_max_ms (%" PRIu32 ")",
-               cfg->auth_backoff_ms, cfg->auth_backoff_max_ms);
+      util_set_err (err, err_cap,
+                    "auth_backoff_ms (%" PRIu32
+                    ") is larger than auth_backoff_max_ms (%" PRIu32 ")",
+                    cfg->auth_backoff_ms, cfg->auth_backoff_max_ms);
       return -1;
     }
   if (cfg->output_buffer_max < cfg->max_frame + 2u)
     {
-      set_err (err, err_cap,
-               "output_buffer_max (%" PRIu32
-               ") must hold at least one frame: max_frame + 2 = %" PRIu32,
-               cfg->output_buffer_max, cfg->max_frame + 2u);
+      util_set_err (err, err_cap,
+                    "output_buffer_max (%" PRIu32
+                    ") must hold at least one frame: max_frame + 2 = %" PRIu32,
+                    cfg->output_buffer_max, cfg->max_frame + 2u);
       return -1;
     }
   return 0;
@@ -364,7 +350,7 @@ config_load (const char *path,
 
   if (path == NULL || cfg == NULL)
     {
-      set_err (err, err_cap, "internal error: missing argument");
+      util_set_err (err, err_cap, "internal error: missing argument");
       return -1;
     }
   log_escape (path, strlen (path), shown_path, sizeof shown_path);
@@ -374,8 +360,8 @@ config_load (const char *path,
     {
       if (errno == ENOENT && optional)
         return 0;
-      set_err (err, err_cap, "%s: cannot open: %s", shown_path,
-               strerror (errno));
+      util_set_err (err, err_cap, "%s: cannot open: %s", shown_path,
+                    strerror (errno));
       return -1;
     }
 
@@ -393,20 +379,20 @@ config_load (const char *path,
       lineno++;
       if (rc == -3)
         {
-          set_err (err, err_cap, "%s:%lu: read error: %s", shown_path, lineno,
-                   strerror (errno));
+          util_set_err (err, err_cap, "%s:%lu: read error: %s", shown_path,
+                        lineno, strerror (errno));
           goto out;
         }
       if (rc == -1)
         {
-          set_err (err, err_cap, "%s:%lu: line longer than %d bytes",
-                   shown_path, lineno, CONFIG_LINE_MAX);
+          util_set_err (err, err_cap, "%s:%lu: line longer than %d bytes",
+                        shown_path, lineno, CONFIG_LINE_MAX);
           goto out;
         }
       if (rc == -2)
         {
-          set_err (err, err_cap, "%s:%lu: NUL byte in line", shown_path,
-                   lineno);
+          util_set_err (err, err_cap, "%s:%lu: NUL byte in line", shown_path,
+                        lineno);
           goto out;
         }
 
@@ -420,8 +406,8 @@ config_load (const char *path,
       eq = strchr (p, '=');
       if (eq == NULL)
         {
-          set_err (err, err_cap, "%s:%lu: expected \"key = value\"", shown_path,
-                   lineno);
+          util_set_err (err, err_cap, "%s:%lu: expected \"key = value\"",
+                        shown_path, lineno);
           goto out;
         }
       *eq = '\0';
@@ -429,26 +415,26 @@ config_load (const char *path,
       value = trim (eq + 1);
       if (*key == '\0')
         {
-          set_err (err, err_cap, "%s:%lu: missing key before '='", shown_path,
-                   lineno);
+          util_set_err (err, err_cap, "%s:%lu: missing key before '='",
+                        shown_path, lineno);
           goto out;
         }
       if (*value == '\0')
         {
-          set_err (err, err_cap, "%s:%lu: %s: missing value", shown_path,
-                   lineno, log_escape (key, strlen (key), msg, 128));
+          util_set_err (err, err_cap, "%s:%lu: %s: missing value", shown_path,
+                        lineno, log_escape (key, strlen (key), msg, 128));
           goto out;
         }
       k = find_key (key);
       if (k != NULL && seen[k - config_keys])
         {
-          set_err (err, err_cap, "%s:%lu: duplicate key \"%s\"", shown_path,
-                   lineno, k->name);
+          util_set_err (err, err_cap, "%s:%lu: duplicate key \"%s\"",
+                        shown_path, lineno, k->name);
           goto out;
         }
       if (config_set (&tmp, key, value, msg, sizeof msg) != 0)
         {
-          set_err (err, err_cap, "%s:%lu: %s", shown_path, lineno, msg);
+          util_set_err (err, err_cap, "%s:%lu: %s", shown_path, lineno, msg);
           goto out;
         }
       seen[k - config_keys] = true;

@@ -7,9 +7,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdbool.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -22,24 +20,10 @@
 #include <openssl/pem.h>
 
 #include "log.h"
+#include "util.h"
 
 /* A PEM X25519 key is about 120 bytes; anything much larger is not one. */
 #define KEYFILE_MAX_SIZE 16384
-
-static void set_err (char *err, size_t err_cap, const char *fmt, ...)
-    __attribute__ ((format (printf, 3, 4)));
-
-static void
-set_err (char *err, size_t err_cap, const char *fmt, ...)
-{
-  va_list ap;
-
-  if (err == NULL || err_cap == 0)
-    return;
-  va_start (ap, fmt);
-  vsnprintf (err, err_cap, fmt, ap);
-  va_end (ap);
-}
 
 /* The reason of the most recent OpenSSL error, and an empty queue. */
 static const char *
@@ -103,7 +87,7 @@ keyfile_create (const char *path, uint8_t pub[32], char *err, size_t err_cap)
 
   if (path == NULL || pub == NULL)
     {
-      set_err (err, err_cap, "internal error: missing argument");
+      util_set_err (err, err_cap, "internal error: missing argument");
       return -1;
     }
   memset (pub, 0, 32);
@@ -113,13 +97,14 @@ keyfile_create (const char *path, uint8_t pub[32], char *err, size_t err_cap)
   if (ctx == NULL || EVP_PKEY_keygen_init (ctx) != 1 ||
       EVP_PKEY_keygen (ctx, &pkey) != 1)
     {
-      set_err (err, err_cap, "cannot generate an X25519 key: %s",
-               ssl_reason ());
+      util_set_err (err, err_cap, "cannot generate an X25519 key: %s",
+                    ssl_reason ());
       goto out;
     }
   if (EVP_PKEY_get_raw_public_key (pkey, pub, &pub_len) != 1 || pub_len != 32)
     {
-      set_err (err, err_cap, "cannot read the public key: %s", ssl_reason ());
+      util_set_err (err, err_cap, "cannot read the public key: %s",
+                    ssl_reason ());
       goto out;
     }
 
@@ -127,19 +112,21 @@ keyfile_create (const char *path, uint8_t pub[32], char *err, size_t err_cap)
   if (fd < 0)
     {
       if (errno == EEXIST)
-        set_err (err, err_cap,
-                 "%s already exists; refusing to overwrite it (a new key "
-                 "would change the server's fingerprint)",
-                 shown);
+        util_set_err (err, err_cap,
+                      "%s already exists; refusing to overwrite it (a new key "
+                      "would change the server's fingerprint)",
+                      shown);
       else
-        set_err (err, err_cap, "cannot create %s: %s", shown, strerror (errno));
+        util_set_err (err, err_cap, "cannot create %s: %s", shown,
+                      strerror (errno));
       goto out;
     }
   created = true;
   /* The umask may have taken bits away; put exactly 0600 back. */
   if (fchmod (fd, 0600) != 0)
     {
-      set_err (err, err_cap, "cannot chmod %s: %s", shown, strerror (errno));
+      util_set_err (err, err_cap, "cannot chmod %s: %s", shown,
+                    strerror (errno));
       goto out;
     }
 
@@ -148,18 +135,20 @@ keyfile_create (const char *path, uint8_t pub[32], char *err, size_t err_cap)
       PEM_write_bio_PrivateKey (bio, pkey, NULL, NULL, 0, NULL, NULL) != 1 ||
       BIO_flush (bio) != 1)
     {
-      set_err (err, err_cap, "cannot write %s: %s", shown, ssl_reason ());
+      util_set_err (err, err_cap, "cannot write %s: %s", shown, ssl_reason ());
       goto out;
     }
   if (fsync (fd) != 0)
     {
-      set_err (err, err_cap, "cannot write %s: %s", shown, strerror (errno));
+      util_set_err (err, err_cap, "cannot write %s: %s", shown,
+                    strerror (errno));
       goto out;
     }
   if (close (fd) != 0)
     {
       fd = -1;
-      set_err (err, err_cap, "cannot write %s: %s", shown, strerror (errno));
+      util_set_err (err, err_cap, "cannot write %s: %s", shown,
+                    strerror (errno));
       goto out;
     }
   fd = -1;
@@ -200,7 +189,7 @@ keyfile_load (const char *path,
 
   if (path == NULL || priv == NULL || pub == NULL)
     {
-      set_err (err, err_cap, "internal error: missing argument");
+      util_set_err (err, err_cap, "internal error: missing argument");
       return -1;
     }
   memset (priv, 0, 32);
@@ -211,34 +200,36 @@ keyfile_load (const char *path,
   if (fd < 0)
     {
       if (errno == ELOOP)
-        set_err (err, err_cap, "%s is a symbolic link; refusing to use it",
-                 shown);
+        util_set_err (err, err_cap, "%s is a symbolic link; refusing to use it",
+                      shown);
       else
-        set_err (err, err_cap, "cannot open %s: %s", shown, strerror (errno));
+        util_set_err (err, err_cap, "cannot open %s: %s", shown,
+                      strerror (errno));
       goto out;
     }
   if (fstat (fd, &st) != 0)
     {
-      set_err (err, err_cap, "cannot stat %s: %s", shown, strerror (errno));
+      util_set_err (err, err_cap, "cannot stat %s: %s", shown,
+                    strerror (errno));
       goto out;
     }
   if (!S_ISREG (st.st_mode))
     {
-      set_err (err, err_cap, "%s is not a regular file", shown);
+      util_set_err (err, err_cap, "%s is not a regular file", shown);
       goto out;
     }
   if ((st.st_mode & 077) != 0)
     {
-      set_err (err, err_cap,
-               "%s is accessible by group or others (mode %04o); the key "
-               "must be private: chmod 600 %s",
-               shown, (unsigned) (st.st_mode & 07777), shown);
+      util_set_err (err, err_cap,
+                    "%s is accessible by group or others (mode %04o); the key "
+                    "must be private: chmod 600 %s",
+                    shown, (unsigned) (st.st_mode & 07777), shown);
       goto out;
     }
   if (st.st_size > KEYFILE_MAX_SIZE)
     {
-      set_err (err, err_cap, "%s is too large to be a key (%lld bytes)", shown,
-               (long long) st.st_size);
+      util_set_err (err, err_cap, "%s is too large to be a key (%lld bytes)",
+                    shown, (long long) st.st_size);
       goto out;
     }
 
@@ -247,7 +238,7 @@ keyfile_load (const char *path,
   buf = OPENSSL_malloc (KEYFILE_MAX_SIZE + 1);
   if (buf == NULL)
     {
-      set_err (err, err_cap, "out of memory");
+      util_set_err (err, err_cap, "out of memory");
       goto out;
     }
   for (;;)
@@ -257,7 +248,8 @@ keyfile_load (const char *path,
         {
           if (errno == EINTR)
             continue;
-          set_err (err, err_cap, "cannot read %s: %s", shown, strerror (errno));
+          util_set_err (err, err_cap, "cannot read %s: %s", shown,
+                        strerror (errno));
           goto out;
         }
       if (n == 0)
@@ -265,7 +257,7 @@ keyfile_load (const char *path,
       len += (size_t) n;
       if (len > KEYFILE_MAX_SIZE)
         {
-          set_err (err, err_cap, "%s is too large to be a key", shown);
+          util_set_err (err, err_cap, "%s is too large to be a key", shown);
           goto out;
         }
     }
@@ -273,30 +265,31 @@ keyfile_load (const char *path,
   bio = BIO_new_mem_buf (buf, (int) len);
   if (bio == NULL)
     {
-      set_err (err, err_cap, "out of memory");
+      util_set_err (err, err_cap, "out of memory");
       goto out;
     }
   pkey = PEM_read_bio_PrivateKey (bio, NULL, no_passphrase_cb, NULL);
   if (pkey == NULL)
     {
-      set_err (err, err_cap, "%s is not an unencrypted PEM private key (%s)",
-               shown, ssl_reason ());
+      util_set_err (err, err_cap,
+                    "%s is not an unencrypted PEM private key (%s)", shown,
+                    ssl_reason ());
       goto out;
     }
   if (!EVP_PKEY_is_a (pkey, "X25519"))
     {
-      set_err (err, err_cap, "%s holds a %s key, not an X25519 key", shown,
-               EVP_PKEY_get0_type_name (pkey) != NULL
-                   ? EVP_PKEY_get0_type_name (pkey)
-                   : "non-X25519");
+      util_set_err (err, err_cap, "%s holds a %s key, not an X25519 key", shown,
+                    EVP_PKEY_get0_type_name (pkey) != NULL
+                        ? EVP_PKEY_get0_type_name (pkey)
+                        : "non-X25519");
       goto out;
     }
   if (EVP_PKEY_get_raw_private_key (pkey, priv, &priv_len) != 1 ||
       priv_len != 32 ||
       EVP_PKEY_get_raw_public_key (pkey, pub, &pub_len) != 1 || pub_len != 32)
     {
-      set_err (err, err_cap, "cannot extract the key from %s: %s", shown,
-               ssl_reason ());
+      util_set_err (err, err_cap, "cannot extract the key from %s: %s", shown,
+                    ssl_reason ());
       goto out;
     }
   ret = 0;

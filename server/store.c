@@ -14,7 +14,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +25,7 @@
 #include <jansson.h>
 
 #include "log.h"
+#include "util.h"
 #include "securechat/msg.h"
 
 /* Far beyond any real user list; a bound on what a corrupt file costs. */
@@ -61,21 +61,6 @@ struct store
   size_t n_unusable;
   struct store_file_id id; /* of the file root was read from */
 };
-
-static void set_err (char *err, size_t err_cap, const char *fmt, ...)
-    __attribute__ ((format (printf, 3, 4)));
-
-static void
-set_err (char *err, size_t err_cap, const char *fmt, ...)
-{
-  va_list ap;
-
-  if (err == NULL || err_cap == 0)
-    return;
-  va_start (ap, fmt);
-  vsnprintf (err, err_cap, fmt, ap);
-  va_end (ap);
-}
 
 static void
 file_id_from_stat (struct store_file_id *id, const struct stat *st)
@@ -122,25 +107,27 @@ load_file (const char *path,
   fd = open (path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0)
     {
-      set_err (err, err_cap, "cannot open %s: %s", shown, strerror (errno));
+      util_set_err (err, err_cap, "cannot open %s: %s", shown,
+                    strerror (errno));
       return -1;
     }
   if (fstat (fd, &sb) != 0)
     {
-      set_err (err, err_cap, "cannot stat %s: %s", shown, strerror (errno));
+      util_set_err (err, err_cap, "cannot stat %s: %s", shown,
+                    strerror (errno));
       close (fd);
       return -1;
     }
   if (!S_ISREG (sb.st_mode))
     {
-      set_err (err, err_cap, "%s is not a regular file", shown);
+      util_set_err (err, err_cap, "%s is not a regular file", shown);
       close (fd);
       return -1;
     }
   if (sb.st_size > STORE_MAX_SIZE)
     {
-      set_err (err, err_cap, "%s is too large (%lld bytes, limit %d)", shown,
-               (long long) sb.st_size, STORE_MAX_SIZE);
+      util_set_err (err, err_cap, "%s is too large (%lld bytes, limit %d)",
+                    shown, (long long) sb.st_size, STORE_MAX_SIZE);
       close (fd);
       return -1;
     }
@@ -149,15 +136,16 @@ load_file (const char *path,
   close (fd);
   if (root == NULL)
     {
-      set_err (err, err_cap, "%s:%d:%d: %s", shown, jerr.line, jerr.column,
-               log_escape (jerr.text, strlen (jerr.text), text, sizeof text));
+      util_set_err (
+          err, err_cap, "%s:%d:%d: %s", shown, jerr.line, jerr.column,
+          log_escape (jerr.text, strlen (jerr.text), text, sizeof text));
       return -1;
     }
   if (!json_is_object (root))
     {
-      set_err (err, err_cap,
-               "%s: the top level must be a JSON object of user -> hash",
-               shown);
+      util_set_err (err, err_cap,
+                    "%s: the top level must be a JSON object of user -> hash",
+                    shown);
       json_decref (root);
       return -1;
     }
@@ -203,7 +191,7 @@ build_index (json_t *root,
       entries = calloc (total, sizeof *entries);
       if (entries == NULL)
         {
-          set_err (err, err_cap, "out of memory");
+          util_set_err (err, err_cap, "out of memory");
           return -1;
         }
     }
@@ -288,13 +276,13 @@ store_open (const char *path, struct store **out, char *err, size_t err_cap)
     *out = NULL;
   if (path == NULL || out == NULL || *path == '\0')
     {
-      set_err (err, err_cap, "internal error: missing argument");
+      util_set_err (err, err_cap, "internal error: missing argument");
       return -1;
     }
   st = calloc (1, sizeof *st);
   if (st == NULL)
     {
-      set_err (err, err_cap, "out of memory");
+      util_set_err (err, err_cap, "out of memory");
       return -1;
     }
   st->path = strdup (path);
@@ -302,7 +290,7 @@ store_open (const char *path, struct store **out, char *err, size_t err_cap)
   st->dir = dir_of (path);
   if (st->path == NULL || st->lock_path == NULL || st->dir == NULL)
     {
-      set_err (err, err_cap, "out of memory");
+      util_set_err (err, err_cap, "out of memory");
       store_free (st);
       return -1;
     }
@@ -337,7 +325,7 @@ store_reload (struct store *st, char *err, size_t err_cap)
 
   if (st == NULL)
     {
-      set_err (err, err_cap, "internal error: missing argument");
+      util_set_err (err, err_cap, "internal error: missing argument");
       return -1;
     }
   if (load_file (st->path, &root, &id, err, err_cap) != 0)
@@ -356,13 +344,13 @@ store_refresh (struct store *st, bool *reloaded, char *err, size_t err_cap)
     *reloaded = false;
   if (st == NULL)
     {
-      set_err (err, err_cap, "internal error: missing argument");
+      util_set_err (err, err_cap, "internal error: missing argument");
       return -1;
     }
   if (stat (st->path, &sb) != 0)
     {
-      set_err (err, err_cap, "cannot stat %s: %s",
-               shown_path (st, shown, sizeof shown), strerror (errno));
+      util_set_err (err, err_cap, "cannot stat %s: %s",
+                    shown_path (st, shown, sizeof shown), strerror (errno));
       return -1;
     }
   file_id_from_stat (&id, &sb);
@@ -463,7 +451,7 @@ save_file (struct store *st,
   text = json_dumps (root, DUMP_FLAGS);
   if (tmp == NULL || text == NULL)
     {
-      set_err (err, err_cap, "out of memory");
+      util_set_err (err, err_cap, "out of memory");
       goto out;
     }
 
@@ -473,19 +461,22 @@ save_file (struct store *st,
   fd = open (tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (fd < 0)
     {
-      set_err (err, err_cap, "cannot create a temporary file next to %s: %s",
-               shown, strerror (errno));
+      util_set_err (err, err_cap,
+                    "cannot create a temporary file next to %s: %s", shown,
+                    strerror (errno));
       goto out;
     }
   if (fchmod (fd, 0600) != 0 || write_all (fd, text, strlen (text)) != 0 ||
       write_all (fd, "\n", 1) != 0 || fsync (fd) != 0)
     {
-      set_err (err, err_cap, "cannot write %s: %s", shown, strerror (errno));
+      util_set_err (err, err_cap, "cannot write %s: %s", shown,
+                    strerror (errno));
       goto out;
     }
   if (rename (tmp, st->path) != 0)
     {
-      set_err (err, err_cap, "cannot replace %s: %s", shown, strerror (errno));
+      util_set_err (err, err_cap, "cannot replace %s: %s", shown,
+                    strerror (errno));
       goto out;
     }
   fsync_dir (st->dir);
@@ -533,15 +524,16 @@ lock_open (struct store *st, char *err, size_t err_cap)
   fd = open (st->lock_path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (fd < 0)
     {
-      set_err (err, err_cap, "cannot open the lock file %s: %s", shown,
-               strerror (errno));
+      util_set_err (err, err_cap, "cannot open the lock file %s: %s", shown,
+                    strerror (errno));
       return -1;
     }
   while (flock (fd, LOCK_EX) != 0)
     {
       if (errno == EINTR)
         continue;
-      set_err (err, err_cap, "cannot lock %s: %s", shown, strerror (errno));
+      util_set_err (err, err_cap, "cannot lock %s: %s", shown,
+                    strerror (errno));
       close (fd);
       return -1;
     }
@@ -563,28 +555,28 @@ store_modify (struct store *st,
 
   if (st == NULL || user == NULL)
     {
-      set_err (err, err_cap, "internal error: missing argument");
+      util_set_err (err, err_cap, "internal error: missing argument");
       return -1;
     }
   if (sc_username_validate (user, strlen (user)) != 0)
     {
-      set_err (err, err_cap, "invalid username");
+      util_set_err (err, err_cap, "invalid username");
       return -1;
     }
   if (op != STORE_DELETE && !hash_acceptable (new_hash))
     {
-      set_err (err, err_cap, "internal error: invalid new hash");
+      util_set_err (err, err_cap, "internal error: invalid new hash");
       return -1;
     }
   if (op == STORE_UPGRADE && old_hash == NULL)
     {
-      set_err (err, err_cap, "internal error: missing old hash");
+      util_set_err (err, err_cap, "internal error: missing old hash");
       return -1;
     }
   if (op != STORE_ADD && op != STORE_SET && op != STORE_DELETE &&
       op != STORE_UPGRADE)
     {
-      set_err (err, err_cap, "internal error: unknown operation");
+      util_set_err (err, err_cap, "internal error: unknown operation");
       return -1;
     }
 
@@ -627,7 +619,7 @@ store_modify (struct store *st,
         rc = json_object_set_new (root, user, json_string (new_hash));
       if (rc != 0)
         {
-          set_err (err, err_cap, "out of memory");
+          util_set_err (err, err_cap, "out of memory");
           ret = -1;
           goto out;
         }
@@ -664,7 +656,7 @@ store_create (const char *path, char *err, size_t err_cap)
 
   if (path == NULL)
     {
-      set_err (err, err_cap, "internal error: missing argument");
+      util_set_err (err, err_cap, "internal error: missing argument");
       return -1;
     }
   log_escape (path, strlen (path), shown, sizeof shown);
@@ -672,22 +664,25 @@ store_create (const char *path, char *err, size_t err_cap)
   if (fd < 0)
     {
       if (errno == EEXIST)
-        set_err (err, err_cap, "%s already exists", shown);
+        util_set_err (err, err_cap, "%s already exists", shown);
       else
-        set_err (err, err_cap, "cannot create %s: %s", shown, strerror (errno));
+        util_set_err (err, err_cap, "cannot create %s: %s", shown,
+                      strerror (errno));
       return -1;
     }
   if (fchmod (fd, 0600) != 0 || write_all (fd, empty, sizeof empty - 1) != 0 ||
       fsync (fd) != 0)
     {
-      set_err (err, err_cap, "cannot write %s: %s", shown, strerror (errno));
+      util_set_err (err, err_cap, "cannot write %s: %s", shown,
+                    strerror (errno));
       close (fd);
       unlink (path);
       return -1;
     }
   if (close (fd) != 0)
     {
-      set_err (err, err_cap, "cannot write %s: %s", shown, strerror (errno));
+      util_set_err (err, err_cap, "cannot write %s: %s", shown,
+                    strerror (errno));
       unlink (path);
       return -1;
     }

@@ -1,0 +1,11 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* Small helpers the server modules share. */
+#pragma once
+
+#include <stddef.h>
+
+/* Formats a message into the caller's error buffer err (err_cap bytes,
+ * always NUL-terminated, truncated when too long). Does nothing when err is
+ * NULL or err_cap is 0. */
+void util_set_err (char *err, size_t err_cap, const char *fmt, ...)
+    __attribute__ ((format (printf, 3, 4)));
