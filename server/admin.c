@@ -346,25 +346,26 @@ struct common_opts
 {
   const char *data_dir;
   char env_dir[PATH_MAX];
-  bool help;
-  bool version;
 };
 
 /* Parses the options of a command that takes only the common ones, and
- * n_pos positional arguments. Returns -1 after printing the usage. */
-static int
+ * n_pos positional arguments, and answers --help and --version. Returns true
+ * when that ends the command (--help, --version or a usage error), with its
+ * exit status in *status. */
+static bool
 parse_simple (struct subargs *sa,
               const char *help,
               struct common_opts *co,
               int n_pos,
-              char **pos)
+              char **pos,
+              int *status)
 {
   static const struct option longopts[] = { COMMON_LONG_OPTIONS,
                                             { NULL, 0, NULL, 0 } };
+  bool want_help = false, want_version = false;
   int c, i;
 
   co->data_dir = NULL;
-  co->help = co->version = false;
   while ((c = getopt_long (sa->argc, sa->argv, "d:hV", longopts, NULL)) != -1)
     switch (c)
       {
@@ -372,17 +373,25 @@ parse_simple (struct subargs *sa,
         co->data_dir = optarg;
         break;
       case 'h':
-        co->help = true;
+        want_help = true;
         break;
       case 'V':
-        co->version = true;
+        want_version = true;
         break;
       default:
-        usage_error (help);
-        return -1;
+        *status = usage_error (help);
+        return true;
       }
-  if (co->help || co->version)
-    return 0;
+  if (want_help)
+    {
+      *status = show_help (help);
+      return true;
+    }
+  if (want_version)
+    {
+      *status = show_version ();
+      return true;
+    }
   if (sa->argc - optind != n_pos)
     {
       if (sa->argc - optind < n_pos)
@@ -393,8 +402,8 @@ parse_simple (struct subargs *sa,
           errorf ("%s: unexpected argument \"%s\"", sa->cmd,
                   shown (sa->argv[optind + n_pos], s, sizeof s));
         }
-      usage_error (help);
-      return -1;
+      *status = usage_error (help);
+      return true;
     }
   for (i = 0; i < n_pos; i++)
     pos[i] = sa->argv[optind + i];
@@ -403,10 +412,10 @@ parse_simple (struct subargs *sa,
   if (*co->data_dir == '\0')
     {
       errorf ("%s: --data-dir must not be empty", sa->cmd);
-      usage_error (help);
-      return -1;
+      *status = usage_error (help);
+      return true;
     }
-  return 0;
+  return false;
 }
 
 /* ---- passwords ---- */
@@ -689,13 +698,10 @@ cmd_init (struct subargs *sa)
   uint8_t pub[SC_X25519_LEN];
   bool store_exists = false;
   struct stat st;
+  int status;
 
-  if (parse_simple (sa, init_help, &co, 0, NULL) != 0)
-    return ADMIN_EXIT_USAGE;
-  if (co.help)
-    return show_help (init_help);
-  if (co.version)
-    return show_version ();
+  if (parse_simple (sa, init_help, &co, 0, NULL, &status))
+    return status;
 
   if (join_path (key_path, sizeof key_path, co.data_dir, KEYFILE_NAME) != 0 ||
       join_path (store_path, sizeof store_path, co.data_dir, STORE_FILE_NAME) !=
@@ -796,12 +802,8 @@ cmd_user_password (struct subargs *sa, bool add)
   size_t pw_cap = SC_PASSWORD_MAX + 2, pw_len = 0;
   int rc, status = ADMIN_EXIT_FAIL;
 
-  if (parse_simple (sa, help, &co, 1, &name) != 0)
-    return ADMIN_EXIT_USAGE;
-  if (co.help)
-    return show_help (help);
-  if (co.version)
-    return show_version ();
+  if (parse_simple (sa, help, &co, 1, &name, &status))
+    return status;
   if (validate_username (name) != 0)
     return ADMIN_EXIT_FAIL;
   if (open_store (co.data_dir, &store) != 0)
@@ -886,12 +888,8 @@ cmd_userdel (struct subargs *sa)
   char *name, err[1024];
   int rc, status = ADMIN_EXIT_FAIL;
 
-  if (parse_simple (sa, userdel_help, &co, 1, &name) != 0)
-    return ADMIN_EXIT_USAGE;
-  if (co.help)
-    return show_help (userdel_help);
-  if (co.version)
-    return show_version ();
+  if (parse_simple (sa, userdel_help, &co, 1, &name, &status))
+    return status;
   if (validate_username (name) != 0)
     return ADMIN_EXIT_FAIL;
   if (open_store (co.data_dir, &store) != 0)
@@ -924,13 +922,10 @@ cmd_users (struct subargs *sa)
   struct common_opts co;
   struct store *store = NULL;
   size_t unusable;
+  int status;
 
-  if (parse_simple (sa, users_help, &co, 0, NULL) != 0)
-    return ADMIN_EXIT_USAGE;
-  if (co.help)
-    return show_help (users_help);
-  if (co.version)
-    return show_version ();
+  if (parse_simple (sa, users_help, &co, 0, NULL, &status))
+    return status;
   if (open_store (co.data_dir, &store) != 0)
     return ADMIN_EXIT_FAIL;
   store_foreach (store, print_user, NULL);
@@ -973,13 +968,10 @@ cmd_fingerprint (struct subargs *sa)
 {
   struct common_opts co;
   char fp[SC_FINGERPRINT_LEN + 1];
+  int status;
 
-  if (parse_simple (sa, fingerprint_help, &co, 0, NULL) != 0)
-    return ADMIN_EXIT_USAGE;
-  if (co.help)
-    return show_help (fingerprint_help);
-  if (co.version)
-    return show_version ();
+  if (parse_simple (sa, fingerprint_help, &co, 0, NULL, &status))
+    return status;
   if (load_fingerprint (co.data_dir, fp) != 0)
     return ADMIN_EXIT_FAIL;
   printf ("%s\n", fp);
