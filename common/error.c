@@ -46,6 +46,20 @@ sc_strerror (int err)
       return "invalid base64";
     case SC_ERR_CLOSED:
       return "session closed";
+    case SC_ERR_SIGNATURE:
+      return "signature does not verify";
+    case SC_ERR_DUPLICATE:
+      return "message already received";
+    case SC_ERR_TOO_FAR:
+      return "too many skipped messages";
+    case SC_ERR_NO_SESSION:
+      return "no end-to-end session";
+    case SC_ERR_IDENTITY_CHANGED:
+      return "identity key changed";
+    case SC_ERR_NOT_FOUND:
+      return "not found";
+    case SC_ERR_STORAGE:
+      return "cannot save state";
     }
   return "unknown error";
 }

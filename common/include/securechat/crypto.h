@@ -13,6 +13,11 @@
 #define SC_AEAD_NONCE_LEN 12
 #define SC_AEAD_TAG_LEN   16
 
+#define SC_ED25519_LEN     32
+#define SC_ED25519_SIG_LEN 64
+#define SC_AES_CBC_IV_LEN  16
+#define SC_HKDF_SHA256_MAX (255 * SC_SHA256_LEN)
+
 #define SC_WARN_UNUSED __attribute__ ((warn_unused_result))
 
 enum sc_aead_alg
@@ -65,3 +70,47 @@ int sc_hmac_sha256 (const uint8_t *key,
                     const uint8_t *data,
                     size_t len,
                     uint8_t out[SC_SHA256_LEN]);
+
+/* Ed25519 (RFC 8032, pure) through EVP_DigestSign/Verify. */
+int sc_ed25519_keypair (uint8_t priv[SC_ED25519_LEN],
+                        uint8_t pub[SC_ED25519_LEN]);
+int sc_ed25519_public (const uint8_t priv[SC_ED25519_LEN],
+                       uint8_t pub[SC_ED25519_LEN]);
+int sc_ed25519_sign (const uint8_t priv[SC_ED25519_LEN],
+                     const uint8_t *msg,
+                     size_t len,
+                     uint8_t sig[SC_ED25519_SIG_LEN]);
+/* SC_OK, or SC_ERR_SIGNATURE for any signature that does not verify. */
+int sc_ed25519_verify (const uint8_t pub[SC_ED25519_LEN],
+                       const uint8_t *msg,
+                       size_t len,
+                       const uint8_t sig[SC_ED25519_SIG_LEN]) SC_WARN_UNUSED;
+
+/* HKDF-SHA256 (RFC 5869, EVP_KDF "HKDF"). salt may be NULL/0 (= HashLen
+ * zero bytes). out_len 1..SC_HKDF_SHA256_MAX, else SC_ERR_TOO_LARGE. */
+int sc_hkdf_sha256 (const uint8_t *salt,
+                    size_t salt_len,
+                    const uint8_t *ikm,
+                    size_t ikm_len,
+                    const uint8_t *info,
+                    size_t info_len,
+                    uint8_t *out,
+                    size_t out_len);
+
+/* AES-256-CBC with PKCS#7 padding. Encryption writes len rounded up to the
+ * next multiple of 16 (always at least one byte of padding); decryption
+ * returns SC_ERR_DECRYPT for bad padding and writes at most len bytes. */
+int sc_aes256_cbc_encrypt (const uint8_t key[32],
+                           const uint8_t iv[SC_AES_CBC_IV_LEN],
+                           const uint8_t *pt,
+                           size_t len,
+                           uint8_t *out,
+                           size_t out_cap,
+                           size_t *out_len);
+int sc_aes256_cbc_decrypt (const uint8_t key[32],
+                           const uint8_t iv[SC_AES_CBC_IV_LEN],
+                           const uint8_t *ct,
+                           size_t len,
+                           uint8_t *out,
+                           size_t out_cap,
+                           size_t *out_len) SC_WARN_UNUSED;

@@ -24,7 +24,15 @@ enum sc_error
   SC_ERR_KEY_MISMATCH = -16,    /* server key differs from the pinned key */
   SC_ERR_UNSUPPORTED = -17,     /* unsupported Noise name / version */
   SC_ERR_BASE64 = -18,          /* not canonical base64 */
-  SC_ERR_CLOSED = -19,          /* the session is closed */
+  SC_ERR_CLOSED = -19,
+  SC_ERR_SIGNATURE = -20,        /* a signature does not verify */
+  SC_ERR_DUPLICATE = -21,        /* message already decrypted (replay) */
+  SC_ERR_TOO_FAR = -22,          /* more than MAX_SKIP messages skipped */
+  SC_ERR_NO_SESSION = -23,       /* no end-to-end session with the peer */
+  SC_ERR_IDENTITY_CHANGED = -24, /* a contact's identity key changed */
+  SC_ERR_NOT_FOUND = -25,        /* no such stored item */
+  SC_ERR_STORAGE = -26,
+  /* persisting state failed */ /* the session is closed */
 };
 
 const char *sc_strerror (int err);
