@@ -832,20 +832,31 @@ sc_noise_hs_free (struct sc_noise_hs *hs)
   free (hs);
 }
 
-int
-sc_noise_hs_set_static (struct sc_noise_hs *hs,
-                        const uint8_t priv[SC_X25519_LEN])
+/* Whether a key may be set before the handshake starts: hs and the key are
+ * given and the handshake is still being set up. Any misuse of a live
+ * handshake fails it. */
+static int
+hs_check_setup (struct sc_noise_hs *hs, const void *key)
 {
-  int ret;
-
   if (hs == NULL)
     return SC_ERR_INVALID;
   if (hs->phase == PHASE_FAILED)
     return SC_ERR_STATE;
-  if (priv == NULL)
+  if (key == NULL)
     return hs_fail (hs, SC_ERR_INVALID);
   if (hs->phase != PHASE_SETUP)
     return hs_fail (hs, SC_ERR_STATE);
+  return SC_OK;
+}
+
+int
+sc_noise_hs_set_static (struct sc_noise_hs *hs,
+                        const uint8_t priv[SC_X25519_LEN])
+{
+  int ret = hs_check_setup (hs, priv);
+
+  if (ret != SC_OK)
+    return ret;
   memcpy (hs->s_priv, priv, DHLEN);
   ret = sc_x25519_public (hs->s_priv, hs->s_pub);
   if (ret != SC_OK)
@@ -858,16 +869,11 @@ int
 sc_noise_hs_set_remote_static (struct sc_noise_hs *hs,
                                const uint8_t pub[SC_X25519_LEN])
 {
+  int ret = hs_check_setup (hs, pub);
   bool pre;
 
-  if (hs == NULL)
-    return SC_ERR_INVALID;
-  if (hs->phase == PHASE_FAILED)
-    return SC_ERR_STATE;
-  if (pub == NULL)
-    return hs_fail (hs, SC_ERR_INVALID);
-  if (hs->phase != PHASE_SETUP)
-    return hs_fail (hs, SC_ERR_STATE);
+  if (ret != SC_OK)
+    return ret;
   /* Only a pre-message gives a remote static key in advance. */
   pre = hs->role == SC_NOISE_INITIATOR ? hs->pattern->resp_pre_s
                                        : hs->pattern->init_pre_s;
