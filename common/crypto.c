@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* Thin wrappers over OpenSSL 3 EVP: X25519, the two AEADs, SHA-256 and
- * HMAC-SHA256. Every EVP object is freed on every path; every buffer that
- * held a secret is wiped before it goes out of scope. */
+/* Thin wrappers over OpenSSL 3 EVP: X25519, the two AEADs, SHA-256,
+ * HMAC-SHA256, Ed25519, HKDF-SHA256 and AES-256-CBC. Every EVP object is freed
+ * on every path; every buffer that held a secret is wiped before it goes out of
+ * scope. */
 #include "securechat/crypto.h"
 
 #include <limits.h>
@@ -10,6 +11,7 @@
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/kdf.h>
 #include <openssl/params.h>
 #include <openssl/rand.h>
 
@@ -346,5 +348,325 @@ out:
     sc_wipe (out, SC_SHA256_LEN);
   EVP_MAC_CTX_free (ctx);
   EVP_MAC_free (mac);
+  return ret;
+}
+
+/* Ed25519 ------------------------------------------------------------------ */
+
+int
+sc_ed25519_public (const uint8_t priv[SC_ED25519_LEN],
+                   uint8_t pub[SC_ED25519_LEN])
+{
+  EVP_PKEY *key;
+  size_t pub_len = SC_ED25519_LEN;
+  int ret = SC_ERR_CRYPTO;
+
+  if (priv == NULL || pub == NULL)
+    return SC_ERR_INVALID;
+  key = EVP_PKEY_new_raw_private_key (EVP_PKEY_ED25519, NULL, priv,
+                                      SC_ED25519_LEN);
+  if (key == NULL)
+    {
+      memset (pub, 0, SC_ED25519_LEN);
+      return SC_ERR_CRYPTO;
+    }
+  if (EVP_PKEY_get_raw_public_key (key, pub, &pub_len) == 1 &&
+      pub_len == SC_ED25519_LEN)
+    ret = SC_OK;
+  else
+    memset (pub, 0, SC_ED25519_LEN);
+  EVP_PKEY_free (key);
+  return ret;
+}
+
+int
+sc_ed25519_keypair (uint8_t priv[SC_ED25519_LEN], uint8_t pub[SC_ED25519_LEN])
+{
+  int ret;
+
+  if (priv == NULL || pub == NULL)
+    return SC_ERR_INVALID;
+  /* An Ed25519 private key is any 32-byte seed (RFC 8032 §5.1.5). */
+  ret = sc_random (priv, SC_ED25519_LEN);
+  if (ret == SC_OK)
+    ret = sc_ed25519_public (priv, pub);
+  if (ret != SC_OK)
+    {
+      sc_wipe (priv, SC_ED25519_LEN);
+      memset (pub, 0, SC_ED25519_LEN);
+    }
+  return ret;
+}
+
+int
+sc_ed25519_sign (const uint8_t priv[SC_ED25519_LEN],
+                 const uint8_t *msg,
+                 size_t len,
+                 uint8_t sig[SC_ED25519_SIG_LEN])
+{
+  static const uint8_t empty[1] = { 0 };
+  EVP_PKEY *key = NULL;
+  EVP_MD_CTX *ctx = NULL;
+  size_t sig_len = SC_ED25519_SIG_LEN;
+  int ret = SC_ERR_CRYPTO;
+
+  if (sig == NULL)
+    return SC_ERR_INVALID;
+  memset (sig, 0, SC_ED25519_SIG_LEN);
+  if (priv == NULL || (msg == NULL && len > 0))
+    return SC_ERR_INVALID;
+
+  key = EVP_PKEY_new_raw_private_key (EVP_PKEY_ED25519, NULL, priv,
+                                      SC_ED25519_LEN);
+  if (key == NULL)
+    goto out;
+  ctx = EVP_MD_CTX_new ();
+  if (ctx == NULL)
+    {
+      ret = SC_ERR_NOMEM;
+      goto out;
+    }
+  /* Pure Ed25519: no digest, one-shot only. */
+  if (EVP_DigestSignInit_ex (ctx, NULL, NULL, NULL, NULL, key, NULL) != 1)
+    goto out;
+  if (EVP_DigestSign (ctx, sig, &sig_len, len > 0 ? msg : empty, len) != 1 ||
+      sig_len != SC_ED25519_SIG_LEN)
+    goto out;
+  ret = SC_OK;
+
+out:
+  if (ret != SC_OK)
+    memset (sig, 0, SC_ED25519_SIG_LEN);
+  EVP_MD_CTX_free (ctx);
+  EVP_PKEY_free (key);
+  return ret;
+}
+
+int
+sc_ed25519_verify (const uint8_t pub[SC_ED25519_LEN],
+                   const uint8_t *msg,
+                   size_t len,
+                   const uint8_t sig[SC_ED25519_SIG_LEN])
+{
+  static const uint8_t empty[1] = { 0 };
+  EVP_PKEY *key = NULL;
+  EVP_MD_CTX *ctx = NULL;
+  int ret = SC_ERR_SIGNATURE;
+
+  if (pub == NULL || sig == NULL || (msg == NULL && len > 0))
+    return SC_ERR_INVALID;
+
+  /* A public key that does not decode to a curve point makes the key or the
+   * verification fail; either way the signature does not verify. */
+  key =
+      EVP_PKEY_new_raw_public_key (EVP_PKEY_ED25519, NULL, pub, SC_ED25519_LEN);
+  if (key == NULL)
+    goto out;
+  ctx = EVP_MD_CTX_new ();
+  if (ctx == NULL)
+    {
+      ret = SC_ERR_NOMEM;
+      goto out;
+    }
+  if (EVP_DigestVerifyInit_ex (ctx, NULL, NULL, NULL, NULL, key, NULL) != 1)
+    {
+      ret = SC_ERR_CRYPTO;
+      goto out;
+    }
+  if (EVP_DigestVerify (ctx, sig, SC_ED25519_SIG_LEN, len > 0 ? msg : empty,
+                        len) == 1)
+    ret = SC_OK;
+
+out:
+  EVP_MD_CTX_free (ctx);
+  EVP_PKEY_free (key);
+  return ret;
+}
+
+/* HKDF-SHA256 -------------------------------------------------------------- */
+
+int
+sc_hkdf_sha256 (const uint8_t *salt,
+                size_t salt_len,
+                const uint8_t *ikm,
+                size_t ikm_len,
+                const uint8_t *info,
+                size_t info_len,
+                uint8_t *out,
+                size_t out_len)
+{
+  /* RFC 5869 §2.2: a missing salt is HashLen zero bytes. OpenSSL would treat
+   * an absent salt the same way, but say it explicitly. */
+  static const uint8_t zero_salt[SC_SHA256_LEN] = { 0 };
+  static const uint8_t empty[1] = { 0 };
+  EVP_KDF *kdf = NULL;
+  EVP_KDF_CTX *ctx = NULL;
+  OSSL_PARAM params[6];
+  size_t n = 0;
+  int mode = EVP_KDF_HKDF_MODE_EXTRACT_AND_EXPAND;
+  int ret = SC_ERR_CRYPTO;
+
+  if (out == NULL || out_len == 0 || (salt == NULL && salt_len > 0) ||
+      (ikm == NULL && ikm_len > 0) || (info == NULL && info_len > 0))
+    return SC_ERR_INVALID;
+  if (out_len > SC_HKDF_SHA256_MAX)
+    return SC_ERR_TOO_LARGE;
+
+  if (salt == NULL || salt_len == 0)
+    {
+      salt = zero_salt;
+      salt_len = sizeof zero_salt;
+    }
+  params[n++] = OSSL_PARAM_construct_utf8_string (OSSL_KDF_PARAM_DIGEST,
+                                                  (char *) "SHA256", 0);
+  params[n++] = OSSL_PARAM_construct_octet_string (OSSL_KDF_PARAM_SALT,
+                                                   (void *) salt, salt_len);
+  /* An empty IKM is legal in RFC 5869; OpenSSL wants a pointer. */
+  params[n++] = OSSL_PARAM_construct_octet_string (
+      OSSL_KDF_PARAM_KEY, (void *) (ikm_len > 0 ? ikm : empty), ikm_len);
+  if (info_len > 0)
+    params[n++] = OSSL_PARAM_construct_octet_string (OSSL_KDF_PARAM_INFO,
+                                                     (void *) info, info_len);
+  params[n++] = OSSL_PARAM_construct_int (OSSL_KDF_PARAM_MODE, &mode);
+  params[n] = OSSL_PARAM_construct_end ();
+
+  kdf = EVP_KDF_fetch (NULL, "HKDF", NULL);
+  if (kdf == NULL)
+    goto out;
+  ctx = EVP_KDF_CTX_new (kdf);
+  if (ctx == NULL)
+    {
+      ret = SC_ERR_NOMEM;
+      goto out;
+    }
+  if (EVP_KDF_derive (ctx, out, out_len, params) != 1)
+    goto out;
+  ret = SC_OK;
+
+out:
+  if (ret != SC_OK)
+    sc_wipe (out, out_len);
+  EVP_KDF_CTX_free (ctx);
+  EVP_KDF_free (kdf);
+  return ret;
+}
+
+/* AES-256-CBC -------------------------------------------------------------- */
+
+#define SC_AES_BLOCK 16
+
+int
+sc_aes256_cbc_encrypt (const uint8_t key[32],
+                       const uint8_t iv[SC_AES_CBC_IV_LEN],
+                       const uint8_t *pt,
+                       size_t len,
+                       uint8_t *out,
+                       size_t out_cap,
+                       size_t *out_len)
+{
+  EVP_CIPHER_CTX *ctx = NULL;
+  size_t need;
+  int outl = 0;
+  int finl = 0;
+  int ret = SC_ERR_CRYPTO;
+
+  if (out_len != NULL)
+    *out_len = 0;
+  if (key == NULL || iv == NULL || out == NULL || out_len == NULL ||
+      (pt == NULL && len > 0))
+    return SC_ERR_INVALID;
+  if (len > (size_t) INT_MAX - SC_AES_BLOCK)
+    return SC_ERR_TOO_LARGE;
+  /* PKCS#7 always adds 1..16 bytes. */
+  need = (len / SC_AES_BLOCK + 1) * SC_AES_BLOCK;
+  if (out_cap < need)
+    return SC_ERR_BUFFER;
+
+  ctx = EVP_CIPHER_CTX_new ();
+  if (ctx == NULL)
+    return SC_ERR_NOMEM;
+  if (EVP_EncryptInit_ex (ctx, EVP_aes_256_cbc (), NULL, key, iv) != 1 ||
+      EVP_CIPHER_CTX_set_padding (ctx, 1) != 1)
+    goto out;
+  if (len > 0 && EVP_EncryptUpdate (ctx, out, &outl, pt, (int) len) != 1)
+    goto out;
+  if (outl < 0 || (size_t) outl > need - SC_AES_BLOCK)
+    goto out;
+  if (EVP_EncryptFinal_ex (ctx, out + outl, &finl) != 1 ||
+      finl != SC_AES_BLOCK || (size_t) outl + (size_t) finl != need)
+    goto out;
+  *out_len = need;
+  ret = SC_OK;
+
+out:
+  if (ret != SC_OK)
+    sc_wipe (out, need);
+  EVP_CIPHER_CTX_free (ctx);
+  return ret;
+}
+
+int
+sc_aes256_cbc_decrypt (const uint8_t key[32],
+                       const uint8_t iv[SC_AES_CBC_IV_LEN],
+                       const uint8_t *ct,
+                       size_t len,
+                       uint8_t *out,
+                       size_t out_cap,
+                       size_t *out_len)
+{
+  EVP_CIPHER_CTX *ctx = NULL;
+  uint8_t last[SC_AES_BLOCK];
+  int outl = 0;
+  int finl = 0;
+  int ret = SC_ERR_CRYPTO;
+
+  if (out_len != NULL)
+    *out_len = 0;
+  if (key == NULL || iv == NULL || ct == NULL || out == NULL || out_len == NULL)
+    return SC_ERR_INVALID;
+  /* A PKCS#7 ciphertext is a whole number of blocks, at least one. */
+  if (len == 0 || len % SC_AES_BLOCK != 0)
+    return SC_ERR_DECRYPT;
+  if (len > INT_MAX)
+    return SC_ERR_TOO_LARGE;
+  /* The plaintext is at most len - 1 bytes, but OpenSSL writes the blocks
+   * before the last one into out and holds the last one back until Final:
+   * out must take len - 16 bytes from Update and the unpadded tail of the
+   * last block from Final, which goes through a local buffer so that out_cap
+   * only has to cover the real plaintext. */
+  if (out_cap < len - SC_AES_BLOCK)
+    return SC_ERR_BUFFER;
+
+  ctx = EVP_CIPHER_CTX_new ();
+  if (ctx == NULL)
+    return SC_ERR_NOMEM;
+  if (EVP_DecryptInit_ex (ctx, EVP_aes_256_cbc (), NULL, key, iv) != 1 ||
+      EVP_CIPHER_CTX_set_padding (ctx, 1) != 1)
+    goto out;
+  if (EVP_DecryptUpdate (ctx, out, &outl, ct, (int) len) != 1)
+    goto out;
+  if (outl < 0 || (size_t) outl != len - SC_AES_BLOCK)
+    goto out;
+  if (EVP_DecryptFinal_ex (ctx, last, &finl) != 1)
+    {
+      ret = SC_ERR_DECRYPT;
+      goto out;
+    }
+  if (finl < 0 || finl >= SC_AES_BLOCK)
+    goto out;
+  if ((size_t) outl + (size_t) finl > out_cap)
+    {
+      ret = SC_ERR_BUFFER;
+      goto out;
+    }
+  memcpy (out + outl, last, (size_t) finl);
+  *out_len = (size_t) outl + (size_t) finl;
+  ret = SC_OK;
+
+out:
+  if (ret != SC_OK)
+    sc_wipe (out, out_cap < len ? out_cap : len);
+  sc_wipe (last, sizeof last);
+  EVP_CIPHER_CTX_free (ctx);
   return ret;
 }
