@@ -796,6 +796,34 @@ build_presence (const struct sc_msg *msg, json_t *obj)
   return SC_OK;
 }
 
+/* "code" and "message", which error and bye share. */
+static int
+get_code_message (json_t *obj,
+                  enum code_kind kind,
+                  enum sc_code *code,
+                  char message[SC_TEXT_MAX + 1])
+{
+  int rc;
+
+  if ((rc = get_code (obj, "code", kind, code)))
+    return rc;
+  return get_text (obj, "message", check_text, message, SC_TEXT_MAX + 1);
+}
+
+static int
+set_code_message (json_t *obj,
+                  enum sc_code code,
+                  const char *message,
+                  size_t message_len)
+{
+  int rc;
+
+  if ((rc = set_string (obj, "code", codes[code].name,
+                        strlen (codes[code].name))))
+    return rc;
+  return set_string (obj, "message", message, message_len);
+}
+
 static int
 parse_error (json_t *obj, struct sc_msg *out)
 {
@@ -803,9 +831,8 @@ parse_error (json_t *obj, struct sc_msg *out)
   int64_t v;
   int rc;
 
-  if ((rc = get_code (obj, "code", KIND_ERROR, &m->code)) ||
-      (rc = get_text (obj, "message", check_text, m->message,
-                      sizeof m->message)))
+  rc = get_code_message (obj, KIND_ERROR, &m->code, m->message);
+  if (rc != SC_OK)
     return rc;
   if (json_object_get (obj, "ref") != NULL)
     {
@@ -842,9 +869,7 @@ build_error (const struct sc_msg *msg, json_t *obj)
   if (m->retry_after > RETRY_AFTER_MAX)
     return SC_ERR_FIELD;
 
-  if ((rc = set_string (obj, "code", codes[m->code].name,
-                        strlen (codes[m->code].name))) ||
-      (rc = set_string (obj, "message", m->message, text_len)))
+  if ((rc = set_code_message (obj, m->code, m->message, text_len)))
     return rc;
   if (m->has_ref && (rc = set_integer (obj, "ref", (int64_t) m->ref)))
     return rc;
@@ -858,13 +883,8 @@ static int
 parse_bye (json_t *obj, struct sc_msg *out)
 {
   struct sc_msg_bye *m = &out->u.bye;
-  int rc;
 
-  if ((rc = get_code (obj, "code", KIND_BYE, &m->code)) ||
-      (rc = get_text (obj, "message", check_text, m->message,
-                      sizeof m->message)))
-    return rc;
-  return SC_OK;
+  return get_code_message (obj, KIND_BYE, &m->code, m->message);
 }
 
 static int
@@ -877,11 +897,7 @@ build_bye (const struct sc_msg *msg, json_t *obj)
   if ((rc = check_code (m->code, KIND_BYE)) ||
       (rc = check_text (m->message, text_len)))
     return rc;
-  if ((rc = set_string (obj, "code", codes[m->code].name,
-                        strlen (codes[m->code].name))) ||
-      (rc = set_string (obj, "message", m->message, text_len)))
-    return rc;
-  return SC_OK;
+  return set_code_message (obj, m->code, m->message, text_len);
 }
 
 /* ---- The dispatch table. ---- */
