@@ -210,6 +210,16 @@ recoverable (int rc)
   return rc == SC_ERR_TOO_LARGE || rc == SC_ERR_NOMEM;
 }
 
+/* Passes on rc, the result of queueing a message the application asked
+ * for, after closing the session when the failure is not recoverable. */
+static int
+check_queued (struct sc_client *c, int rc)
+{
+  if (rc < 0 && !recoverable (rc))
+    return fail (c, rc, "cannot encrypt a message");
+  return rc;
+}
+
 int
 sc_client_new (const struct sc_client_config *cfg,
                const struct sc_client_callbacks *cb,
@@ -776,12 +786,9 @@ sc_client_send (struct sc_client *c,
   rc = queue_msg (c, &m);
   sc_wipe (b64, b64_cap);
   free (b64);
+  rc = check_queued (c, rc);
   if (rc < 0)
-    {
-      if (!recoverable (rc))
-        return fail (c, rc, "cannot encrypt a message");
-      return rc;
-    }
+    return rc;
   *ref = c->next_id++;
   c->unanswered = true;
   return SC_OK;
@@ -797,13 +804,9 @@ sc_client_who (struct sc_client *c)
   rc = check_ready (c);
   if (rc < 0)
     return rc;
-  rc = queue_simple (c, SC_MSG_WHO);
+  rc = check_queued (c, queue_simple (c, SC_MSG_WHO));
   if (rc < 0)
-    {
-      if (!recoverable (rc))
-        return fail (c, rc, "cannot encrypt a message");
-      return rc;
-    }
+    return rc;
   c->unanswered = true;
   return SC_OK;
 }
@@ -824,13 +827,9 @@ sc_client_quit (struct sc_client *c)
   memset (&m, 0, sizeof m);
   m.type = SC_MSG_BYE;
   m.u.bye.code = SC_CODE_CLIENT_QUIT;
-  rc = queue_msg (c, &m);
+  rc = check_queued (c, queue_msg (c, &m));
   if (rc < 0)
-    {
-      if (!recoverable (rc))
-        return fail (c, rc, "cannot encrypt a message");
-      return rc;
-    }
+    return rc;
   c->quitting = true;
   return SC_OK;
 }
