@@ -219,6 +219,26 @@ make_nonce (enum sc_aead_alg alg, uint64_t n, uint8_t iv[NONCELEN])
     }
 }
 
+/* Starts one operation (enc 1 or 0) with nonce n and feeds the AD. */
+static int
+cipher_begin (struct sc_noise_cipher *c,
+              uint64_t n,
+              int enc,
+              const uint8_t *ad,
+              size_t ad_len)
+{
+  uint8_t iv[NONCELEN];
+  int outl = 0;
+
+  make_nonce (c->alg, n, iv);
+  if (EVP_CipherInit_ex (c->ctx, NULL, NULL, NULL, iv, enc) != 1)
+    return SC_ERR_CRYPTO;
+  if (ad_len > 0 &&
+      EVP_CipherUpdate (c->ctx, NULL, &outl, ad, (int) ad_len) != 1)
+    return SC_ERR_CRYPTO;
+  return SC_OK;
+}
+
 /* ENCRYPT(k, n, ad, pt): out receives len + 16 bytes. */
 static int
 cipher_seal (struct sc_noise_cipher *c,
@@ -229,14 +249,9 @@ cipher_seal (struct sc_noise_cipher *c,
              size_t len,
              uint8_t *out)
 {
-  uint8_t iv[NONCELEN];
   int outl = 0;
 
-  make_nonce (c->alg, n, iv);
-  if (EVP_CipherInit_ex (c->ctx, NULL, NULL, NULL, iv, 1) != 1)
-    return SC_ERR_CRYPTO;
-  if (ad_len > 0 &&
-      EVP_CipherUpdate (c->ctx, NULL, &outl, ad, (int) ad_len) != 1)
+  if (cipher_begin (c, n, 1, ad, ad_len) != SC_OK)
     return SC_ERR_CRYPTO;
   if (len > 0 && (EVP_CipherUpdate (c->ctx, out, &outl, pt, (int) len) != 1 ||
                   (size_t) outl != len))
@@ -260,18 +275,13 @@ cipher_open (struct sc_noise_cipher *c,
              size_t len,
              uint8_t *out)
 {
-  uint8_t iv[NONCELEN];
   uint8_t tag[TAGLEN];
   size_t ct_len = len - TAGLEN;
   int outl = 0;
   int ret = SC_ERR_CRYPTO;
 
   memcpy (tag, in + ct_len, TAGLEN);
-  make_nonce (c->alg, n, iv);
-  if (EVP_CipherInit_ex (c->ctx, NULL, NULL, NULL, iv, 0) != 1)
-    goto out;
-  if (ad_len > 0 &&
-      EVP_CipherUpdate (c->ctx, NULL, &outl, ad, (int) ad_len) != 1)
+  if (cipher_begin (c, n, 0, ad, ad_len) != SC_OK)
     goto out;
   if (ct_len > 0 &&
       (EVP_CipherUpdate (c->ctx, out, &outl, in, (int) ct_len) != 1 ||
