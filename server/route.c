@@ -6,6 +6,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#ifdef SC_SERVER_TESTING
+#include <fcntl.h>
+#include <sys/uio.h>
+#include <unistd.h>
+#endif
+
 #include "client.h"
 #include "log.h"
 #include "server.h"
@@ -160,6 +166,38 @@ route_send_presence_list (struct server *srv, struct client *c)
   return ret;
 }
 
+#ifdef SC_SERVER_TESTING
+/* Test builds only (securechatd-testing): appends "TO BODY\n" for every
+ * send routing receives to the file named by SC_TEST_ROUTE_DUMP, so the
+ * integration tests can check that the server never handles message text.
+ * Errors are ignored: the hook must not change what the server does. */
+static void
+test_dump_send (const struct sc_msg_send *s)
+{
+  const char *path = getenv ("SC_TEST_ROUTE_DUMP");
+  struct iovec iov[4];
+  ssize_t n;
+  int fd;
+
+  if (path == NULL || path[0] == '\0')
+    return;
+  fd = open (path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0)
+    return;
+  iov[0].iov_base = (void *) s->to;
+  iov[0].iov_len = strlen (s->to);
+  iov[1].iov_base = (void *) " ";
+  iov[1].iov_len = 1;
+  iov[2].iov_base = s->body != NULL ? s->body : (void *) "";
+  iov[2].iov_len = s->body != NULL ? s->body_len : 0;
+  iov[3].iov_base = (void *) "\n";
+  iov[3].iov_len = 1;
+  n = writev (fd, iov, 4);
+  (void) n; /* a test that needs the dump fails on its content */
+  close (fd);
+}
+#endif
+
 void
 route_send (struct server *srv, struct client *c, const struct sc_msg_send *s)
 {
@@ -168,6 +206,9 @@ route_send (struct server *srv, struct client *c, const struct sc_msg_send *s)
   uint64_t ref = s->id;
   int64_t ts;
 
+#ifdef SC_SERVER_TESTING
+  test_dump_send (s);
+#endif
   if (strcmp (s->to, c->user) == 0)
     {
       client_send_error (c, SC_CODE_SELF_MESSAGE, &ref, 0);
