@@ -485,6 +485,10 @@ out:
 
 /* HKDF-SHA256 -------------------------------------------------------------- */
 
+/* OpenSSL 3's HKDF refuses a longer info (HKDF_MAXINFO); said up front so
+ * it is a length error and not an internal one. */
+#define HKDF_INFO_MAX (32 * 1024)
+
 int
 sc_hkdf_sha256 (const uint8_t *salt,
                 size_t salt_len,
@@ -509,7 +513,7 @@ sc_hkdf_sha256 (const uint8_t *salt,
   if (out == NULL || out_len == 0 || (salt == NULL && salt_len > 0) ||
       (ikm == NULL && ikm_len > 0) || (info == NULL && info_len > 0))
     return SC_ERR_INVALID;
-  if (out_len > SC_HKDF_SHA256_MAX)
+  if (out_len > SC_HKDF_SHA256_MAX || info_len > HKDF_INFO_MAX)
     return SC_ERR_TOO_LARGE;
 
   if (salt == NULL || salt_len == 0)

@@ -686,6 +686,18 @@ test_hkdf_edge (void)
                    ==, SC_ERR_TOO_LARGE);
   g_assert_cmpint (sc_hkdf_sha256 (NULL, 0, ikm, sizeof ikm, NULL, 0, out, 0),
                    ==, SC_ERR_INVALID);
+  /* Long salts and IKMs are hashed; info is bounded at 32 KiB. */
+  {
+    g_autofree guint8 *long_buf = g_malloc0 (32 * 1024 + 1);
+
+    g_assert_cmpint (sc_hkdf_sha256 (long_buf, 32 * 1024 + 1, long_buf,
+                                     32 * 1024 + 1, long_buf, 32 * 1024, out,
+                                     32),
+                     ==, SC_OK);
+    g_assert_cmpint (sc_hkdf_sha256 (NULL, 0, ikm, sizeof ikm, long_buf,
+                                     32 * 1024 + 1, out, 32),
+                     ==, SC_ERR_TOO_LARGE);
+  }
   g_assert_cmpint (
       sc_hkdf_sha256 (NULL, 0, ikm, sizeof ikm, NULL, 0, NULL, sizeof out), ==,
       SC_ERR_INVALID);
