@@ -42,7 +42,8 @@ struct sc_identity
 int sc_identity_generate (struct sc_identity *id);
 void sc_identity_wipe (struct sc_identity *id);
 /* Serialised secret identity: version byte 1, dh_priv, sig_priv (the public
- * halves are derived on load). */
+ * halves are derived on load). Deserialising: SC_ERR_TRUNCATED when short,
+ * SC_ERR_INVALID for extra bytes or another version. */
 int sc_identity_serialize (const struct sc_identity *id,
                            uint8_t out[SC_IDENTITY_SECRET_LEN]);
 int
@@ -72,7 +73,8 @@ int sc_spk_verify (const struct sc_identity_public *id,
  *   h = BE16(version) || Encode(IK.dh) || IK.sig || username
  *   repeat 5200 times: h = SHA-512(h || Encode(IK.dh) || IK.sig)
  * then the first 30 bytes as 6 big-endian 40-bit numbers mod 100000,
- * 5 digits each; the two 30-digit halves are sorted and concatenated. */
+ * 5 digits each; the two 30-digit strings are compared as strings and the
+ * smaller comes first. Usernames are validated (SC_ERR_USERNAME). */
 int sc_safety_number (const char *user_a,
                       const struct sc_identity_public *a,
                       const char *user_b,

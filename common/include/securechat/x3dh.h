@@ -21,7 +21,8 @@
 
 #define SC_X3DH_INFO   "SecureChat-X3DH-v1"
 #define SC_X3DH_SK_LEN 32
-#define SC_X3DH_AD_MAX (2 * (SC_ENCODED_KEY_LEN + 32) + 2 + 2 * 32)
+#define SC_X3DH_AD_MAX                                                         \
+  (2 * (SC_ENCODED_KEY_LEN + SC_ED25519_LEN) + 2 + 2 * SC_USERNAME_MAX)
 
 struct sc_prekey_bundle
 {
@@ -34,8 +35,8 @@ struct sc_prekey_bundle
   uint8_t opk[SC_X25519_LEN];
 };
 
-/* The KDF alone, for known-answer tests: ikm = F || dh[0] || ... ; out_len
- * may exceed 32 (Signal takes 64). */
+/* The KDF alone, for known-answer tests: ikm = F || dh[0] || ... ; n_dh is
+ * 3 or 4; out_len may exceed 32 (Signal takes 64). */
 int sc_x3dh_kdf (const uint8_t (*dh)[SC_X25519_LEN],
                  size_t n_dh,
                  const char *info,
@@ -51,7 +52,8 @@ int sc_x3dh_ad (const char *user_a,
 
 /* Alice. Verifies the bundle's SPK signature (SC_ERR_SIGNATURE), makes an
  * ephemeral key, and returns SK, EK_A.pub and AD. ek_priv_fixed is for
- * tests and must be NULL otherwise. */
+ * known-answer tests and must be NULL otherwise. Usernames are validated
+ * (SC_ERR_USERNAME); a low-order key anywhere gives SC_ERR_DH. */
 int sc_x3dh_initiate (const struct sc_identity *alice,
                       const char *alice_user,
                       const struct sc_prekey_bundle *bob,
