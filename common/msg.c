@@ -22,6 +22,10 @@
 #define ID_MIN           1
 #define TS_MIN           0
 #define ID_MAX           ((int64_t) SC_ID_MAX) /* ids and timestamps */
+#define KEY_ID_MIN       1 /* signed and one-time prekey ids */
+#define KEY_ID_MAX       ((int64_t) UINT32_MAX)
+#define KEY_LEN          32 /* X25519 public keys */
+#define SIG_LEN          64 /* Ed25519 signatures */
 
 /* A message is the plaintext of one transport frame: at most 65519 bytes.
  * Anything longer cannot have come off the wire. */
@@ -77,6 +81,8 @@ static const struct
                              KIND_BYE },
   [SC_CODE_PROTOCOL_ERROR] = { "protocol_error", "protocol error", KIND_BYE },
   [SC_CODE_CLIENT_QUIT] = { "client_quit", "logging out", KIND_BYE },
+  [SC_CODE_NO_PREKEYS] = { "no_prekeys", "user has not published keys",
+                           KIND_ERROR },
 };
 
 /* ---- Shared value checks: the parser and the encoder call the same ones,
@@ -352,6 +358,46 @@ get_code (json_t *obj, const char *key, enum code_kind kind, enum sc_code *out)
   return SC_ERR_FIELD;
 }
 
+/* A fixed-size binary member (key or signature): canonical padded base64
+ * of exactly n bytes, nothing shorter or longer. */
+static int
+decode_fixed (const char *s, size_t len, uint8_t *out, size_t n)
+{
+  size_t got = 0;
+
+  if (len != SC_BASE64_ENCODED_LEN (n) ||
+      sc_base64_decode (s, len, out, n, &got) != SC_OK || got != n)
+    return SC_ERR_FIELD;
+  return SC_OK;
+}
+
+static int
+copy_fixed (json_t *v, uint8_t *out, size_t n)
+{
+  if (!json_is_string (v))
+    return SC_ERR_FIELD;
+  return decode_fixed (json_string_value (v), json_string_length (v), out, n);
+}
+
+static int
+get_fixed (json_t *obj, const char *key, uint8_t *out, size_t n)
+{
+  return copy_fixed (json_object_get (obj, key), out, n);
+}
+
+static int
+get_key_id (json_t *obj, const char *key, uint32_t *out)
+{
+  int64_t v;
+  int rc;
+
+  rc = get_integer (obj, key, KEY_ID_MIN, KEY_ID_MAX, &v);
+  if (rc != SC_OK)
+    return rc;
+  *out = (uint32_t) v;
+  return SC_OK;
+}
+
 /* ---- Encoding helpers. ---- */
 
 /* Adds v (a new reference, possibly NULL after a failed allocation). */
@@ -373,6 +419,18 @@ static int
 set_string (json_t *obj, const char *key, const char *s, size_t len)
 {
   return set_new (obj, key, json_stringn_nocheck (s, len));
+}
+
+/* Adds n bytes as canonical padded base64. */
+static int
+set_fixed (json_t *obj, const char *key, const uint8_t *in, size_t n)
+{
+  char text[SC_BASE64_ENCODED_LEN (SC_IDENTITY_WIRE_LEN) + 1];
+
+  if (n > SC_IDENTITY_WIRE_LEN ||
+      sc_base64_encode (in, n, text, sizeof text) != SC_OK)
+    return SC_ERR_INVALID;
+  return set_string (obj, key, text, SC_BASE64_ENCODED_LEN (n));
 }
 
 /* Adds a secret string. Unlike set_new, a failed insertion leaves our
@@ -900,6 +958,245 @@ build_bye (const struct sc_msg *msg, json_t *obj)
   return set_code_message (obj, m->code, m->message, text_len);
 }
 
+/* One element of prekeys_upload.opks: an object of exactly "id" and
+ * "key". */
+static int
+parse_opk (json_t *v, struct sc_msg_opk *out)
+{
+  int rc;
+
+  if (!json_is_object (v))
+    return SC_ERR_FIELD;
+  if ((rc = get_key_id (v, "id", &out->id)) ||
+      (rc = get_fixed (v, "key", out->key, KEY_LEN)))
+    return rc;
+  /* Both are present, so any third member is one too many. */
+  return json_object_size (v) == 2 ? SC_OK : SC_ERR_FIELD;
+}
+
+/* Ids are not checked for uniqueness here: the server ignores the ones it
+ * already holds, duplicates within one upload included. */
+static int
+parse_prekeys_upload (json_t *obj, struct sc_msg *out)
+{
+  struct sc_msg_prekeys_upload *m = &out->u.prekeys_upload;
+  json_t *arr, *v;
+  size_t i, n;
+  int rc;
+
+  if ((rc = get_fixed (obj, "identity", m->identity, SC_IDENTITY_WIRE_LEN)) ||
+      (rc = get_key_id (obj, "spk_id", &m->spk_id)) ||
+      (rc = get_fixed (obj, "spk", m->spk, KEY_LEN)) ||
+      (rc = get_fixed (obj, "spk_sig", m->spk_sig, SIG_LEN)))
+    return rc;
+
+  arr = json_object_get (obj, "opks");
+  if (!json_is_array (arr))
+    return SC_ERR_FIELD;
+  n = json_array_size (arr);
+  if (n > SC_OPK_UPLOAD_MAX)
+    return SC_ERR_TOO_LARGE;
+  if (n > 0)
+    {
+      m->opks = calloc (n, sizeof *m->opks);
+      if (m->opks == NULL)
+        return SC_ERR_NOMEM;
+    }
+  json_array_foreach (arr, i, v)
+  {
+    rc = parse_opk (v, &m->opks[i]);
+    if (rc != SC_OK)
+      return rc;
+  }
+  m->n_opks = n;
+  return SC_OK;
+}
+
+static int
+build_prekeys_upload (const struct sc_msg *msg, json_t *obj)
+{
+  const struct sc_msg_prekeys_upload *m = &msg->u.prekeys_upload;
+  json_t *arr;
+  size_t i;
+  int rc;
+
+  if (m->spk_id < KEY_ID_MIN)
+    return SC_ERR_FIELD;
+  if (m->n_opks > SC_OPK_UPLOAD_MAX)
+    return SC_ERR_TOO_LARGE;
+  if (m->opks == NULL && m->n_opks > 0)
+    return SC_ERR_INVALID;
+  for (i = 0; i < m->n_opks; i++)
+    if (m->opks[i].id < KEY_ID_MIN)
+      return SC_ERR_FIELD;
+
+  if ((rc = set_fixed (obj, "identity", m->identity, SC_IDENTITY_WIRE_LEN)) ||
+      (rc = set_integer (obj, "spk_id", m->spk_id)) ||
+      (rc = set_fixed (obj, "spk", m->spk, KEY_LEN)) ||
+      (rc = set_fixed (obj, "spk_sig", m->spk_sig, SIG_LEN)))
+    return rc;
+  arr = json_array ();
+  rc = set_new (obj, "opks", arr);
+  if (rc != SC_OK)
+    return rc;
+  for (i = 0; i < m->n_opks; i++)
+    {
+      json_t *o = json_object ();
+
+      if (o == NULL || json_array_append_new (arr, o) != 0)
+        return SC_ERR_NOMEM;
+      if ((rc = set_integer (o, "id", m->opks[i].id)) ||
+          (rc = set_fixed (o, "key", m->opks[i].key, KEY_LEN)))
+        return rc;
+    }
+  return SC_OK;
+}
+
+/* Nothing published: an empty identity, spk_id 0 and no one-time prekeys.
+ * Otherwise a whole identity and a real signed prekey id. */
+static int
+check_status (bool has_identity, int64_t spk_id, int64_t opks)
+{
+  if (has_identity)
+    return spk_id >= KEY_ID_MIN ? SC_OK : SC_ERR_FIELD;
+  return spk_id == 0 && opks == 0 ? SC_OK : SC_ERR_FIELD;
+}
+
+static int
+parse_prekey_status (json_t *obj, struct sc_msg *out)
+{
+  struct sc_msg_prekey_status *m = &out->u.prekey_status;
+  int64_t spk_id, opks;
+  const char *s;
+  size_t len;
+  int rc;
+
+  if ((rc = get_string (obj, "identity", &s, &len)) ||
+      (rc = get_integer (obj, "spk_id", 0, KEY_ID_MAX, &spk_id)) ||
+      (rc = get_integer (obj, "opks", 0, KEY_ID_MAX, &opks)))
+    return rc;
+  if (len > 0)
+    {
+      rc = decode_fixed (s, len, m->identity, SC_IDENTITY_WIRE_LEN);
+      if (rc != SC_OK)
+        return rc;
+      m->has_identity = true;
+    }
+  rc = check_status (m->has_identity, spk_id, opks);
+  if (rc != SC_OK)
+    return rc;
+  m->spk_id = (uint32_t) spk_id;
+  m->opks = (uint32_t) opks;
+  return SC_OK;
+}
+
+static int
+build_prekey_status (const struct sc_msg *msg, json_t *obj)
+{
+  const struct sc_msg_prekey_status *m = &msg->u.prekey_status;
+  int rc;
+
+  if ((rc = check_status (m->has_identity, m->spk_id, m->opks)))
+    return rc;
+  if (m->has_identity)
+    rc = set_fixed (obj, "identity", m->identity, SC_IDENTITY_WIRE_LEN);
+  else
+    rc = set_string (obj, "identity", "", 0);
+  if (rc != SC_OK || (rc = set_integer (obj, "spk_id", m->spk_id)) ||
+      (rc = set_integer (obj, "opks", m->opks)))
+    return rc;
+  return SC_OK;
+}
+
+static int
+parse_bundle_request (json_t *obj, struct sc_msg *out)
+{
+  struct sc_msg_bundle_request *m = &out->u.bundle_request;
+  int64_t id;
+  int rc;
+
+  if ((rc = get_integer (obj, "id", ID_MIN, ID_MAX, &id)) ||
+      (rc = get_username (obj, "user", m->user)))
+    return rc;
+  m->id = (uint64_t) id;
+  return SC_OK;
+}
+
+static int
+build_bundle_request (const struct sc_msg *msg, json_t *obj)
+{
+  const struct sc_msg_bundle_request *m = &msg->u.bundle_request;
+  size_t user_len = strnlen (m->user, sizeof m->user);
+  int rc;
+
+  if (m->id < ID_MIN || m->id > ID_MAX)
+    return SC_ERR_FIELD;
+  if ((rc = sc_username_validate (m->user, user_len)))
+    return rc;
+  if ((rc = set_integer (obj, "id", (int64_t) m->id)) ||
+      (rc = set_string (obj, "user", m->user, user_len)))
+    return rc;
+  return SC_OK;
+}
+
+static int
+parse_bundle (json_t *obj, struct sc_msg *out)
+{
+  struct sc_msg_bundle *m = &out->u.bundle;
+  bool has_opk_id, has_opk;
+  int64_t ref;
+  int rc;
+
+  if ((rc = get_integer (obj, "ref", ID_MIN, ID_MAX, &ref)) ||
+      (rc = get_username (obj, "user", m->user)) ||
+      (rc = get_fixed (obj, "identity", m->identity, SC_IDENTITY_WIRE_LEN)) ||
+      (rc = get_key_id (obj, "spk_id", &m->spk_id)) ||
+      (rc = get_fixed (obj, "spk", m->spk, KEY_LEN)) ||
+      (rc = get_fixed (obj, "spk_sig", m->spk_sig, SIG_LEN)))
+    return rc;
+  m->ref = (uint64_t) ref;
+
+  /* The one-time prekey comes whole or not at all. */
+  has_opk_id = json_object_get (obj, "opk_id") != NULL;
+  has_opk = json_object_get (obj, "opk") != NULL;
+  if (has_opk_id != has_opk)
+    return SC_ERR_FIELD;
+  if (has_opk)
+    {
+      if ((rc = get_key_id (obj, "opk_id", &m->opk_id)) ||
+          (rc = get_fixed (obj, "opk", m->opk, KEY_LEN)))
+        return rc;
+      m->has_opk = true;
+    }
+  return SC_OK;
+}
+
+static int
+build_bundle (const struct sc_msg *msg, json_t *obj)
+{
+  const struct sc_msg_bundle *m = &msg->u.bundle;
+  size_t user_len = strnlen (m->user, sizeof m->user);
+  int rc;
+
+  if (m->ref < ID_MIN || m->ref > ID_MAX || m->spk_id < KEY_ID_MIN ||
+      (m->has_opk && m->opk_id < KEY_ID_MIN))
+    return SC_ERR_FIELD;
+  if ((rc = sc_username_validate (m->user, user_len)))
+    return rc;
+
+  if ((rc = set_integer (obj, "ref", (int64_t) m->ref)) ||
+      (rc = set_string (obj, "user", m->user, user_len)) ||
+      (rc = set_fixed (obj, "identity", m->identity, SC_IDENTITY_WIRE_LEN)) ||
+      (rc = set_integer (obj, "spk_id", m->spk_id)) ||
+      (rc = set_fixed (obj, "spk", m->spk, KEY_LEN)) ||
+      (rc = set_fixed (obj, "spk_sig", m->spk_sig, SIG_LEN)))
+    return rc;
+  if (m->has_opk && ((rc = set_integer (obj, "opk_id", m->opk_id)) ||
+                     (rc = set_fixed (obj, "opk", m->opk, KEY_LEN))))
+    return rc;
+  return SC_OK;
+}
+
 /* ---- The dispatch table. ---- */
 
 /* Members besides "type", in wire order; NULL-terminated. */
@@ -919,6 +1216,15 @@ static const char *const members_presence[] = { "user", "status", NULL };
 static const char *const members_error[] = { "code", "message", "ref",
                                              "retry_after", NULL };
 static const char *const members_bye[] = { "code", "message", NULL };
+static const char *const members_prekeys_upload[] = { "identity", "spk_id",
+                                                      "spk",      "spk_sig",
+                                                      "opks",     NULL };
+static const char *const members_prekey_status[] = { "identity", "spk_id",
+                                                     "opks", NULL };
+static const char *const members_bundle_request[] = { "id", "user", NULL };
+static const char *const members_bundle[] = { "ref",    "user", "identity",
+                                              "spk_id", "spk",  "spk_sig",
+                                              "opk_id", "opk",  NULL };
 
 static const struct msg_desc
 {
@@ -947,6 +1253,13 @@ static const struct msg_desc
   [SC_MSG_PONG] = { "pong", members_none, parse_empty, build_empty },
   [SC_MSG_ERROR] = { "error", members_error, parse_error, build_error },
   [SC_MSG_BYE] = { "bye", members_bye, parse_bye, build_bye },
+  [SC_MSG_PREKEYS_UPLOAD] = { "prekeys_upload", members_prekeys_upload,
+                              parse_prekeys_upload, build_prekeys_upload },
+  [SC_MSG_PREKEY_STATUS] = { "prekey_status", members_prekey_status,
+                             parse_prekey_status, build_prekey_status },
+  [SC_MSG_BUNDLE_REQUEST] = { "bundle_request", members_bundle_request,
+                              parse_bundle_request, build_bundle_request },
+  [SC_MSG_BUNDLE] = { "bundle", members_bundle, parse_bundle, build_bundle },
 };
 
 /* Overwrites the password member of obj, if any, in place. It is the only
@@ -1166,6 +1479,9 @@ sc_msg_clear (struct sc_msg *m)
     case SC_MSG_PRESENCE_LIST:
       free (m->u.presence_list.users);
       break;
+    case SC_MSG_PREKEYS_UPLOAD:
+      free (m->u.prekeys_upload.opks);
+      break;
     case SC_MSG_CLIENT_HELLO:
     case SC_MSG_SERVER_HELLO:
     case SC_MSG_LOGIN_OK:
@@ -1176,6 +1492,9 @@ sc_msg_clear (struct sc_msg *m)
     case SC_MSG_PONG:
     case SC_MSG_ERROR:
     case SC_MSG_BYE:
+    case SC_MSG_PREKEY_STATUS:
+    case SC_MSG_BUNDLE_REQUEST:
+    case SC_MSG_BUNDLE:
     case SC_MSG_N_TYPES:
       break;
     }

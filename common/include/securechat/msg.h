@@ -36,6 +36,10 @@ enum sc_msg_type
   SC_MSG_PONG,
   SC_MSG_ERROR,
   SC_MSG_BYE,
+  SC_MSG_PREKEYS_UPLOAD, /* client publishes identity + prekeys */
+  SC_MSG_PREKEY_STATUS,  /* server: what it holds for this user */
+  SC_MSG_BUNDLE_REQUEST, /* client asks for a user's prekey bundle */
+  SC_MSG_BUNDLE,         /* server: one bundle, one-time prekey consumed */
   SC_MSG_N_TYPES
 };
 
@@ -62,6 +66,7 @@ enum sc_code
   SC_CODE_IDLE_TIMEOUT,
   SC_CODE_PROTOCOL_ERROR,
   SC_CODE_CLIENT_QUIT,
+  SC_CODE_NO_PREKEYS, /* error: the user has not published keys */
   SC_CODE_N_CODES
 };
 
@@ -144,6 +149,52 @@ struct sc_msg_bye
   char message[SC_TEXT_MAX + 1];
 };
 
+#define SC_IDENTITY_WIRE_LEN 64 /* X25519 dh || Ed25519 sig */
+#define SC_OPK_UPLOAD_MAX    100
+
+struct sc_msg_opk
+{
+  uint32_t id; /* 1..2^32-1 */
+  uint8_t key[32];
+};
+
+struct sc_msg_prekeys_upload
+{
+  uint8_t identity[SC_IDENTITY_WIRE_LEN];
+  uint32_t spk_id;
+  uint8_t spk[32];
+  uint8_t spk_sig[64];
+  struct sc_msg_opk *opks; /* owned, 0..SC_OPK_UPLOAD_MAX */
+  size_t n_opks;
+};
+
+struct sc_msg_prekey_status
+{
+  bool has_identity;
+  uint8_t identity[SC_IDENTITY_WIRE_LEN];
+  uint32_t spk_id; /* 0 = none */
+  uint32_t opks;   /* one-time prekeys left */
+};
+
+struct sc_msg_bundle_request
+{
+  uint64_t id; /* echoed as "ref" by bundle / error */
+  char user[SC_USERNAME_MAX + 1];
+};
+
+struct sc_msg_bundle
+{
+  uint64_t ref;
+  char user[SC_USERNAME_MAX + 1];
+  uint8_t identity[SC_IDENTITY_WIRE_LEN];
+  uint32_t spk_id;
+  uint8_t spk[32];
+  uint8_t spk_sig[64];
+  bool has_opk;
+  uint32_t opk_id;
+  uint8_t opk[32];
+};
+
 struct sc_msg
 {
   enum sc_msg_type type;
@@ -160,6 +211,10 @@ struct sc_msg
     struct sc_msg_presence presence;
     struct sc_msg_error error;
     struct sc_msg_bye bye;
+    struct sc_msg_prekeys_upload prekeys_upload;
+    struct sc_msg_prekey_status prekey_status;
+    struct sc_msg_bundle_request bundle_request;
+    struct sc_msg_bundle bundle;
   } u;
 };
 
