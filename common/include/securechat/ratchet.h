@@ -75,7 +75,8 @@ int sc_dr_decrypt (const struct sc_dr_labels *l,
 struct sc_ratchet;
 
 /* RatchetInitAlice: Bob's signed prekey is his first ratchet key. AD (the
- * X3DH AD) is copied into the state. */
+ * X3DH AD) is copied into the state; the labels are referenced, not copied,
+ * and must outlive the state. */
 int sc_ratchet_init_alice (const struct sc_dr_labels *l,
                            const uint8_t sk[32],
                            const uint8_t bob_dh_pub[32],
@@ -90,9 +91,12 @@ int sc_ratchet_init_bob (const struct sc_dr_labels *l,
                          struct sc_ratchet **out);
 void sc_ratchet_free (struct sc_ratchet *r);
 
-/* Encrypts pt into  prefix || header || c || tag  (malloc'd) and advances
- * the sending chain. The caller persists the state (sc_ratchet_serialize)
- * before the message leaves. */
+/* Encrypts pt (at most SC_DR_PT_MAX) into  prefix || header || c || tag
+ * (malloc'd) and advances the sending chain. The caller persists the state
+ * (sc_ratchet_serialize) before the message leaves. SC_ERR_STATE before a
+ * sending chain exists (Bob before his first receive), SC_ERR_TOO_LARGE for
+ * an oversized prefix or plaintext, SC_ERR_NONCE_EXHAUSTED when N would
+ * reach 2^32-1. */
 int sc_ratchet_encrypt (struct sc_ratchet *r,
                         const uint8_t *prefix,
                         size_t prefix_len,
@@ -103,7 +107,8 @@ int sc_ratchet_encrypt (struct sc_ratchet *r,
 /* Decrypts a message whose first prefix_len bytes are the prefix.
  * SC_ERR_DUPLICATE for a message already decrypted, SC_ERR_TOO_FAR beyond
  * MAX_SKIP, SC_ERR_DECRYPT for a bad tag or padding, SC_ERR_TRUNCATED for a
- * short message; on any error the state is unchanged. */
+ * short message, SC_ERR_DH for a low-order header key, SC_ERR_PROTOCOL for
+ * N = 2^32-1; on any error the state is unchanged. */
 int sc_ratchet_decrypt (struct sc_ratchet *r,
                         const uint8_t *msg,
                         size_t msg_len,
@@ -121,6 +126,8 @@ size_t sc_ratchet_stored_keys (const struct sc_ratchet *r);
 int sc_ratchet_serialize (const struct sc_ratchet *r,
                           uint8_t **out,
                           size_t *out_len);
+/* SC_ERR_TRUNCATED, SC_ERR_FIELD (bad field, trailing bytes),
+ * SC_ERR_UNSUPPORTED (version), SC_ERR_TOO_LARGE (counts over limits). */
 int sc_ratchet_deserialize (const struct sc_dr_labels *l,
                             const uint8_t *in,
                             size_t len,
