@@ -12,9 +12,13 @@ Rules every helper here follows:
   captured stderr is checked for sanitizer reports.
 
 Program paths come from the environment: SECURECHATD and SECURECHAT_CLI
-(tests/meson.build sets both).
+(tests/meson.build sets both), and SECURECHATD_TESTING for the server built
+with the test hooks (server/route.c: SC_TEST_ROUTE_DUMP).
 """
 
+import base64
+import binascii
+import hashlib
 import json
 import os
 import re
@@ -238,10 +242,15 @@ class Server:
     """A securechatd with its own data dir and port."""
 
     def __init__(self, scope, users=None, config=None, name="server",
-                 data_dir=None, port=None, verbose=False, init=True):
+                 data_dir=None, port=None, verbose=False, init=True,
+                 bin=None, env=None):
+        """bin: another server executable (e.g. SECURECHATD_TESTING);
+        env: extra environment variables for `run` (not the admin
+        commands)."""
         self.scope = scope
         self.name = name
-        self.bin = program("SECURECHATD")
+        self.bin = bin or program("SECURECHATD")
+        self.run_env = dict(env or {})
         self.dir = data_dir or os.path.join(scope.new_dir(name), "data")
         self.port = port
         self.fixed_port = port is not None
@@ -339,8 +348,12 @@ class Server:
         if self.verbose:
             cmd.append("--verbose")
         with open(self.log_path, "wb") as logf:
+            env = None
+            if self.run_env:
+                env = os.environ.copy()
+                env.update(self.run_env)
             self.proc = self.scope.spawn(cmd, stdin=subprocess.DEVNULL,
-                                         stdout=logf, stderr=logf)
+                                         stdout=logf, stderr=logf, env=env)
         ready = re.compile(r"listening on %s(?!\d)" % re.escape(self.hostport))
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
@@ -588,10 +601,12 @@ class ClientProcess:
 
 class Cli:
     """securechat-cli for one user against one server address, with its own
-    XDG_CONFIG_HOME (so its known_servers file is private to the test)."""
+    XDG_CONFIG_HOME (so its known_servers file is private to the test) and
+    XDG_DATA_HOME (its identity and sessions; data_home=... to give a
+    second Cli the same data, or a fresh one to "reinstall")."""
 
     def __init__(self, scope, server, user, password=None, pin=True,
-                 home=None, addr=None, fingerprint=None):
+                 home=None, addr=None, fingerprint=None, data_home=None):
         self.scope = scope
         self.bin = program("SECURECHAT_CLI")
         self.server = server
@@ -606,6 +621,9 @@ class Cli:
         self.home = home or scope.new_dir("home")
         self.config_home = os.path.join(self.home, ".config")
         os.makedirs(self.config_home, mode=0o700, exist_ok=True)
+        self.data_home = data_home or os.path.join(self.home, ".local",
+                                                   "share")
+        os.makedirs(self.data_home, mode=0o700, exist_ok=True)
         self.password_file = os.path.join(
             scope.new_dir("pw"), "password")
         fd = os.open(self.password_file,
@@ -620,6 +638,7 @@ class Cli:
     def env(self):
         env = os.environ.copy()
         env["XDG_CONFIG_HOME"] = self.config_home
+        env["XDG_DATA_HOME"] = self.data_home
         env["HOME"] = self.home
         env["LC_ALL"] = "C.UTF-8"
         env.pop("LANGUAGE", None)
@@ -642,6 +661,14 @@ class Cli:
         cmd = self.base_cmd(password_file) + list(args)
         return _run_checked(self.scope, cmd, self.env(), stdin_data=stdin,
                             timeout=timeout)
+
+    def verify(self, name, timeout=PROC_TIMEOUT):
+        """`verify NAME`: the safety number with NAME on stdout."""
+        return self.run("verify", name, timeout=timeout)
+
+    def accept(self, name, timeout=PROC_TIMEOUT):
+        """`accept NAME`: trust NAME's new identity key."""
+        return self.run("accept", name, timeout=timeout)
 
     def recv(self, count=1, timeout=30, wait_ready=True):
         cmd = self.base_cmd() + ["recv", "--count", str(count),
@@ -1049,3 +1076,241 @@ class RawClient:
         """Round trip: proves the connection is still open and in sync."""
         self.send({"type": "ping"})
         self.expect("pong", timeout=timeout)
+
+
+# -- end-to-end encryption (PROTOCOL.md §12) ------------------------------
+
+E2E_VERSION = 1
+E2E_PREKEY = 1
+E2E_NORMAL = 2
+E2E_RESET = 3
+E2E_PREKEY_HEADER = 2 + 32 + 32 + 32 + 4 + 4 + 32 + 4 + 4
+E2E_NORMAL_HEADER = 2 + 32 + 4 + 4
+E2E_TAG = 16
+# "12 groups of 5 digits" (§12.7): 60 digits and 11 spaces.
+SAFETY_NUMBER_RE = re.compile(r"\d{5}(?: \d{5}){11}")
+IDENTITY_CHANGED = "identity key changed"
+UNDECRYPTABLE = "could not decrypt a message from"
+
+
+def testing_server(scope, users=None, **kw):
+    """A securechatd-testing (SECURECHATD_TESTING) whose routing code
+    appends "TO BODY" for every send it receives to server.route_dump."""
+    path = os.path.join(scope.new_dir("route"), "dump")
+    env = dict(kw.pop("env", None) or {})
+    env["SC_TEST_ROUTE_DUMP"] = path
+    srv = Server(scope, users=users, bin=program("SECURECHATD_TESTING"),
+                 env=env, **kw)
+    srv.route_dump = path
+    return srv
+
+
+def read_route_dump(path):
+    """The route dump as a list of (to, body) strings, in order; an absent
+    file is an empty list."""
+    if not os.path.exists(path):
+        return []
+    with open(path, "rb") as f:
+        data = f.read()
+    if data and not data.endswith(b"\n"):
+        fail("route dump %s does not end in a newline: %r" % (
+            path, data[-80:]))
+    out = []
+    for n, line in enumerate(data.split(b"\n")[:-1], 1):
+        parts = line.split(b" ")
+        if len(parts) != 2:
+            fail("route dump line %d is not 'TO BODY': %r" % (n, line[:200]))
+        try:
+            out.append((parts[0].decode("ascii"), parts[1].decode("ascii")))
+        except UnicodeDecodeError:
+            fail("route dump line %d is not ASCII: %r" % (n, line[:200]))
+    return out
+
+
+def b64decode_strict(text):
+    """Canonical padded base64 (PROTOCOL.md §5.1) or ValueError."""
+    try:
+        data = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError) as e:
+        raise ValueError("not base64 (%s): %r" % (e, text[:80]))
+    if base64.b64encode(data).decode("ascii") != text:
+        raise ValueError("not canonical base64: %r" % text[:80])
+    return data
+
+
+def parse_e2e_message(data):
+    """Splits one end-to-end message (§12.5) into its fields; raises
+    ValueError when its layout is not one of the three kinds."""
+    if len(data) < 2:
+        raise ValueError("%d bytes: no version and kind" % len(data))
+    msg = {"version": data[0], "kind": data[1], "size": len(data)}
+    if data[0] != E2E_VERSION:
+        raise ValueError("version byte %d, expected %d" % (data[0],
+                                                           E2E_VERSION))
+    kind = data[1]
+    if kind == E2E_RESET:
+        if len(data) != 2:
+            raise ValueError("RESET request of %d bytes" % len(data))
+        return msg
+    if kind == E2E_PREKEY:
+        header = E2E_PREKEY_HEADER
+        msg["ik_dh"] = data[2:34]
+        msg["ik_sig"] = data[34:66]
+        msg["ek"] = data[66:98]
+        msg["spk_id"], msg["opk_id"] = struct.unpack(">II", data[98:106])
+        at = 106
+    elif kind == E2E_NORMAL:
+        header = E2E_NORMAL_HEADER
+        at = 2
+    else:
+        raise ValueError("unknown kind %d" % kind)
+    rest = len(data) - header - E2E_TAG
+    if rest < 16 or rest % 16 != 0:
+        raise ValueError("kind %d: %d bytes of ciphertext, not a positive "
+                         "multiple of 16" % (kind, rest))
+    msg["dh"] = data[at:at + 32]
+    msg["pn"], msg["n"] = struct.unpack(">II", data[at + 32:at + 40])
+    msg["ciphertext"] = data[header:len(data) - E2E_TAG]
+    msg["tag"] = data[len(data) - E2E_TAG:]
+    return msg
+
+
+def route_dump_messages(path):
+    """read_route_dump() with every body decoded and parsed:
+    a list of (to, fields) as parse_e2e_message() returns them."""
+    out = []
+    for n, (to, body) in enumerate(read_route_dump(path), 1):
+        try:
+            out.append((to, parse_e2e_message(b64decode_strict(body))))
+        except ValueError as e:
+            problem = "route dump line %d (to %s): %s" % (n, to, e)
+        else:
+            continue
+        fail(problem)
+    return out
+
+
+def safety_digits(ik_dh, ik_sig, user):
+    """One user's 30 digits of a safety number (§12.7)."""
+    key = b"\x05" + ik_dh + ik_sig
+    h = struct.pack(">H", 0) + key + user.encode("utf-8")
+    for _ in range(5200):
+        h = hashlib.sha512(h + key).digest()
+    return "".join("%05d" % (int.from_bytes(h[5 * i:5 * i + 5], "big")
+                             % 100000) for i in range(6))
+
+
+def safety_number(a, b):
+    """The safety number of users a and b, each (ik_dh, ik_sig, name), as
+    `verify` prints it: 12 groups of 5 digits."""
+    da, db = safety_digits(*a), safety_digits(*b)
+    digits = min(da, db) + max(da, db)
+    return " ".join(digits[i:i + 5] for i in range(0, 60, 5))
+
+
+def text_needles(text):
+    """text as UTF-8, UTF-16 and base64 at every alignment (the middle part
+    of the encoding that does not depend on what precedes or follows)."""
+    raw = text.encode("utf-8")
+    out = {raw, text.encode("utf-16-le"), text.encode("utf-16-be"),
+           base64.b64encode(raw)}
+    for shift in range(3):
+        enc = base64.b64encode(raw[shift:]).rstrip(b"=")
+        if len(enc) > 8:
+            out.add(enc[:-4])
+    return out
+
+
+def find_needles(data, needles):
+    """The first (needle, offset) of needles found in data, or None."""
+    for needle in needles:
+        at = data.find(needle)
+        if at >= 0:
+            return needle, at
+    return None
+
+
+def check_ratchet_headers(sent, msgs, initiator):
+    """sent: (sender, recipient, text) per routed message, msgs: the route
+    dump's parsed messages in the same order, for one conversation between
+    two users in which initiator sent the first message, and in which a
+    message is sent only after the previous one arrived. Checks, per sender
+    (§12.4, Double Ratchet §3.4): the first message is N=0 PN=0; the same
+    ratchet key means N+1 and the same PN; a new key means N=0 and PN = the
+    length of the previous sending chain, and is never a key used before.
+    The initiator sends PREKEY messages with the same identity and X3DH
+    fields until it has received a reply, then only NORMAL ones; the
+    responder sends only NORMAL ones. So a session that was lost and
+    restarted (a second X3DH) fails here too."""
+    if len(sent) != len(msgs):
+        fail("%d messages sent, %d routed" % (len(sent), len(msgs)))
+    last = {}
+    keys = {}
+    replied = set()
+    x3dh = None
+    for i, ((frm, to, text), (dest, m)) in enumerate(zip(sent, msgs)):
+        what = "message %d %s -> %s %r: %r" % (i, frm, to, text, {
+            k: v for k, v in m.items() if k in ("kind", "pn", "n",
+                                                "spk_id", "opk_id")})
+        if dest != to:
+            fail("%s: routed to %s" % (what, dest))
+        if frm == initiator and frm not in replied:
+            if m["kind"] != E2E_PREKEY:
+                fail("%s: expected a PREKEY message" % what)
+            fields = (m["ik_dh"], m["ik_sig"], m["ek"], m["spk_id"],
+                      m["opk_id"])
+            if x3dh is None:
+                x3dh = fields
+                if m["spk_id"] == 0:
+                    fail("%s: signed prekey id 0" % what)
+            if fields != x3dh:
+                fail("%s: identity or X3DH fields differ from the first "
+                     "PREKEY message" % what)
+        elif m["kind"] != E2E_NORMAL:
+            fail("%s: expected a NORMAL message" % what)
+        prev = last.get(frm)
+        if prev is None:
+            expect = (0, 0)
+        elif m["dh"] == prev["dh"]:
+            expect = (prev["pn"], prev["n"] + 1)
+        else:
+            expect = (prev["n"] + 1, 0)
+            if m["dh"] in keys.get(frm, ()):
+                fail("%s: ratchet key used before" % what)
+        if (m["pn"], m["n"]) != expect:
+            fail("%s: expected PN=%d N=%d" % ((what,) + expect))
+        keys.setdefault(frm, set()).add(m["dh"])
+        last[frm] = m
+        replied.add(to)
+    if x3dh is None:
+        fail("%s never sent a PREKEY message" % initiator)
+
+
+class Chat:
+    """An interactive securechat-cli: /msg out, "[HH:MM] NAME: TEXT" in."""
+
+    def __init__(self, cli, ready=True):
+        self.cli = cli
+        self.user = cli.user
+        self.p = cli.interactive()
+        if ready:
+            self.p.wait_for(r"(?m)^Online: ", stream="out")
+
+    def say(self, to, text):
+        self.p.command("/msg %s %s" % (to, text))
+
+    def expect(self, sender, text, timeout=WAIT_TIMEOUT, since=(0, 0)):
+        return self.p.wait_for(
+            r"(?m)^\[\d\d:\d\d\] %s: %s$" % (re.escape(sender),
+                                             re.escape(text)),
+            timeout=timeout, stream="out", since=since)
+
+    def mark(self):
+        return self.p.offsets()
+
+    def quit(self):
+        self.p.command("/quit")
+        res = self.p.wait_exit()
+        if res.rc != EXIT_OK:
+            fail("%s: /quit ended with %s\n%r" % (self.p.label, res.rc, res))
+        return res
