@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* Published prekey bundles (PROTOCOL.md sections 5.12-5.14): one file per
+ * user, DIR/prekeys/<user>.json (folder 0700, files 0600), holding
+ *
+ *   {"identity": b64, "spk_id": n, "spk": b64, "spk_sig": b64,
+ *    "opks": [{"id": n, "key": b64}, ...]}
+ *
+ * with the one-time prekeys oldest first. Only public keys: the server
+ * never holds a private key of a user. Every change is written atomically
+ * (temp file, fsync, rename, fsync of the folder) before the call returns,
+ * so an answer never announces what a crash could undo. Files are read on
+ * each call and validated strictly (the signature included); a file that
+ * fails is logged and counts as "nothing published" for that user. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "securechat/msg.h"
+
+#define PREKEYS_DIR_NAME "prekeys"
+/* One-time prekeys kept per user; an upload over it drops the oldest. */
+#define PREKEYS_OPK_MAX 200
+/* Below this many after a fetch, the owner is sent a prekey_status. */
+#define PREKEYS_OPK_LOW 20
+
+struct prekeys;
+
+enum prekeys_result
+{
+  PREKEYS_OK = 0,
+  PREKEYS_ERROR = -1,        /* I/O or memory; err says what */
+  PREKEYS_BAD_SIGNATURE = 1, /* upload: spk_sig does not verify */
+  PREKEYS_NONE = 2,          /* take_bundle: the user published nothing */
+};
+
+/* What an upload did. */
+struct prekeys_upload_info
+{
+  bool new_identity; /* a different identity replaced a stored one */
+  uint32_t added;    /* one-time prekeys added */
+  uint32_t dropped;  /* oldest one-time prekeys dropped over the cap */
+  struct sc_msg_prekey_status status; /* what is stored now */
+};
+
+/* The store in data_dir/prekeys; the folder is created on the first
+ * write. Touches no file. */
+int prekeys_open (const char *data_dir,
+                  struct prekeys **out,
+                  char *err,
+                  size_t err_cap);
+void prekeys_free (struct prekeys *pk);
+
+/* Verifies up->spk_sig against up->identity, then stores: a first upload
+ * or a different identity replaces the bundle whole; the same identity
+ * replaces the signed prekey and adds the one-time prekeys whose ids are
+ * not stored yet, keeping the newest PREKEYS_OPK_MAX. PREKEYS_OK,
+ * PREKEYS_BAD_SIGNATURE (nothing written) or PREKEYS_ERROR. */
+int prekeys_upload (struct prekeys *pk,
+                    const char *user,
+                    const struct sc_msg_prekeys_upload *up,
+                    struct prekeys_upload_info *info,
+                    char *err,
+                    size_t err_cap);
+
+/* Fills out (all but ref) with user's bundle and the oldest one-time
+ * prekey, which is removed from the file before this returns; without one
+ * left, out->has_opk is false. *left: one-time prekeys remaining.
+ * PREKEYS_OK, PREKEYS_NONE or PREKEYS_ERROR. */
+int prekeys_take_bundle (struct prekeys *pk,
+                         const char *user,
+                         struct sc_msg_bundle *out,
+                         uint32_t *left,
+                         char *err,
+                         size_t err_cap);
+
+/* What is stored for user (has_identity false when nothing is).
+ * PREKEYS_OK or PREKEYS_ERROR. */
+int prekeys_status (struct prekeys *pk,
+                    const char *user,
+                    struct sc_msg_prekey_status *out,
+                    char *err,
+                    size_t err_cap);
