@@ -2,7 +2,13 @@
 /* The client side of a session (PROTOCOL.md section 6), sans-I/O. Bytes
  * from the socket go through a buffer that holds at most one frame;
  * everything the session wants written is queued, sealed, in one bounded
- * output buffer. Any misbehaviour of the server closes the session. */
+ * output buffer. Any misbehaviour of the server closes the session.
+ *
+ * With an end-to-end manager (PROTOCOL.md section 12) bodies are
+ * encrypted and decrypted through it; a send to a user without a session
+ * waits, bounded, while that user's bundle is fetched. Every id of the
+ * one id space (sends, bundle requests, our RESET requests) is known, so
+ * each answer goes to the right place. */
 #include "securechat/client.h"
 
 #include <stdlib.h>
@@ -17,6 +23,26 @@
 #define IN_CAP (SC_FRAME_HEADER_LEN + SC_FRAME_MAX)
 /* Plaintext of one frame: a handshake payload or a transport message. */
 #define PT_CAP SC_FRAME_MAX
+/* Our RESET requests not yet answered; more are not sent meanwhile. */
+#define RESETS_MAX 32
+
+/* A send waiting for its recipient's bundle. */
+struct waiting
+{
+  uint64_t ref;
+  uint8_t *text;
+  size_t len;
+};
+
+/* A bundle request in flight and the sends waiting for it. */
+struct fetch
+{
+  char peer[SC_USERNAME_MAX + 1];
+  uint64_t id; /* of the bundle_request */
+  struct waiting *items;
+  size_t n;
+  size_t cap;
+};
 
 struct sc_client
 {
@@ -60,6 +86,16 @@ struct sc_client
   char (*plist)[SC_USERNAME_MAX + 1];
   size_t plist_n;
   size_t plist_cap;
+
+  /* end-to-end */
+  struct sc_e2e *e2e;    /* borrowed; NULL: bodies in the clear */
+  struct fetch *fetches; /* SC_CLIENT_E2E_PEERS_MAX slots */
+  size_t n_fetches;
+  size_t waiting_bytes; /* texts held by all fetches */
+  uint64_t resets[RESETS_MAX];
+  size_t n_resets;
+  bool keys_reported;
+  unsigned uploads; /* uploads in a row still answered "more" */
 };
 
 static void
@@ -83,6 +119,29 @@ drop_plist (struct sc_client *c)
   c->plist_cap = 0;
 }
 
+static void
+fetch_clear (struct fetch *f)
+{
+  for (size_t i = 0; i < f->n; i++)
+    {
+      sc_wipe (f->items[i].text, f->items[i].len);
+      free (f->items[i].text);
+    }
+  free (f->items);
+  memset (f, 0, sizeof *f);
+}
+
+/* Forgets every fetch and what waits for it (the session is over). */
+static void
+drop_fetches (struct sc_client *c)
+{
+  for (size_t i = 0; i < c->n_fetches; i++)
+    fetch_clear (&c->fetches[i]);
+  c->n_fetches = 0;
+  c->waiting_bytes = 0;
+  c->n_resets = 0;
+}
+
 /* Ends the session once: drops what was queued and tells the caller. */
 static void
 close_session (struct sc_client *c,
@@ -95,6 +154,7 @@ close_session (struct sc_client *c,
   c->state = SC_CLIENT_CLOSED;
   drop_password (c);
   drop_plist (c);
+  drop_fetches (c);
   c->out_off = 0;
   c->out_len = 0;
   c->in_len = 0;
@@ -252,6 +312,8 @@ sc_client_new (const struct sc_client_config *cfg,
   for (size_t i = 0; i < agent_len; i++)
     if (cfg->agent[i] < 0x20 || cfg->agent[i] > 0x7e)
       return SC_ERR_INVALID;
+  if (cfg->e2e != NULL && strcmp (sc_e2e_user (cfg->e2e), cfg->user) != 0)
+    return SC_ERR_INVALID;
 
   c = calloc (1, sizeof *c);
   if (c == NULL)
@@ -264,10 +326,14 @@ sc_client_new (const struct sc_client_config *cfg,
   if (agent_len > 0)
     memcpy (c->agent, cfg->agent, agent_len);
 
+  c->e2e = cfg->e2e;
   c->password = malloc (pw_len + 1);
   c->in = malloc (IN_CAP);
   c->pt = malloc (PT_CAP);
-  if (c->password == NULL || c->in == NULL || c->pt == NULL)
+  if (c->e2e != NULL)
+    c->fetches = calloc (SC_CLIENT_E2E_PEERS_MAX, sizeof *c->fetches);
+  if (c->password == NULL || c->in == NULL || c->pt == NULL ||
+      (c->e2e != NULL && c->fetches == NULL))
     {
       rc = SC_ERR_NOMEM;
       goto fail;
@@ -295,6 +361,8 @@ sc_client_free (struct sc_client *c)
     return;
   drop_password (c);
   drop_plist (c);
+  drop_fetches (c);
+  free (c->fetches);
   sc_channel_free (c->ch);
   if (c->in != NULL)
     sc_wipe (c->in, IN_CAP);
@@ -478,6 +546,51 @@ handle_presence_list (struct sc_client *c,
  * made that way must not break this session: it is delivered as is. */
 #define BODY_DECODED_CAP (SC_BODY_B64_MAX / 4 * 3)
 
+static int send_reset (struct sc_client *c, const char *to);
+
+/* An end-to-end message: decrypted, then delivered or reported. */
+static int
+e2e_message (struct sc_client *c,
+             const struct sc_msg_message *mm,
+             const uint8_t *body,
+             size_t body_len)
+{
+  uint8_t ct = 0;
+  uint8_t *data = NULL;
+  size_t data_len = 0;
+  unsigned flags = 0;
+  int rc;
+
+  rc = sc_e2e_decrypt (c->e2e, mm->from, body, body_len, c->now_ms, &ct, &data,
+                       &data_len, &flags);
+  if (rc == SC_OK)
+    {
+      if (!(flags & SC_E2E_RESET))
+        {
+          if ((flags & SC_E2E_IDENTITY_CHANGED) &&
+              c->cb.identity_changed != NULL)
+            c->cb.identity_changed (c->ud, mm->from);
+          if (ct != SC_E2E_CONTENT_TEXT)
+            {
+              if (c->cb.undecryptable != NULL)
+                c->cb.undecryptable (c->ud, mm->id, mm->from, mm->ts,
+                                     SC_ERR_UNSUPPORTED);
+            }
+          else if (c->cb.message != NULL && c->state != SC_CLIENT_CLOSED)
+            c->cb.message (c->ud, mm->id, mm->from, mm->ts, data, data_len);
+        }
+      sc_wipe (data, data_len);
+      free (data);
+      return SC_OK;
+    }
+  if (c->cb.undecryptable != NULL)
+    c->cb.undecryptable (c->ud, mm->id, mm->from, mm->ts, rc);
+  /* The sender holds a session we cannot use: ask for a new one. */
+  if (rc == SC_ERR_NO_SESSION || rc == SC_ERR_NOT_FOUND)
+    return send_reset (c, mm->from);
+  return SC_OK;
+}
+
 static int
 handle_message (struct sc_client *c, const struct sc_msg_message *mm)
 {
@@ -495,11 +608,13 @@ handle_message (struct sc_client *c, const struct sc_msg_message *mm)
       free (body);
       return fail (c, rc, "the server sent a malformed message body");
     }
-  if (c->cb.message != NULL)
+  if (c->e2e != NULL)
+    rc = e2e_message (c, mm, body, body_len);
+  else if (c->cb.message != NULL)
     c->cb.message (c->ud, mm->id, mm->from, mm->ts, body, body_len);
   sc_wipe (body, body_len);
   free (body);
-  return SC_OK;
+  return rc;
 }
 
 /* A reference to one of our sends, as "sent" and "error" carry. */
@@ -507,6 +622,285 @@ static bool
 valid_ref (const struct sc_client *c, uint64_t ref)
 {
   return ref >= 1 && ref < c->next_id;
+}
+
+/* Queues a "send" of body (base64-encoded here) with the given id. */
+static int
+queue_send (struct sc_client *c,
+            uint64_t id,
+            const char *to,
+            const uint8_t *body,
+            size_t body_len)
+{
+  struct sc_msg m;
+  char *b64;
+  size_t b64_cap;
+  int rc;
+
+  b64_cap = SC_BASE64_ENCODED_LEN (body_len) + 1;
+  b64 = malloc (b64_cap);
+  if (b64 == NULL)
+    return SC_ERR_NOMEM;
+  rc = sc_base64_encode (body != NULL ? body : (const uint8_t *) "", body_len,
+                         b64, b64_cap);
+  if (rc < 0)
+    {
+      free (b64);
+      return rc;
+    }
+
+  memset (&m, 0, sizeof m);
+  m.type = SC_MSG_SEND;
+  m.u.send.id = id;
+  memcpy (m.u.send.to, to, strnlen (to, SC_USERNAME_MAX));
+  m.u.send.body = b64;
+  m.u.send.body_len = b64_cap - 1;
+  rc = queue_msg (c, &m);
+  sc_wipe (b64, b64_cap);
+  free (b64);
+  return rc;
+}
+
+/* ---- end-to-end ---- */
+
+/* Asks `to` to drop its session with us (PROTOCOL.md 12.5); the answer
+ * to this send is ours, not the application's. */
+static int
+send_reset (struct sc_client *c, const char *to)
+{
+  uint8_t body[SC_E2E_RESET_LEN];
+  int rc;
+
+  if (c->state != SC_CLIENT_READY || c->quitting || c->n_resets == RESETS_MAX ||
+      c->next_id > SC_ID_MAX)
+    return SC_OK;
+  sc_e2e_reset_body (body);
+  rc = queue_send (c, c->next_id, to, body, sizeof body);
+  if (rc < 0)
+    return recoverable (rc) ? SC_OK : fail (c, rc, "cannot encrypt a message");
+  c->resets[c->n_resets++] = c->next_id++;
+  c->unanswered = true;
+  return SC_OK;
+}
+
+/* Takes ref out of our RESET requests: true when it was one. */
+static bool
+take_reset (struct sc_client *c, uint64_t ref)
+{
+  for (size_t i = 0; i < c->n_resets; i++)
+    if (c->resets[i] == ref)
+      {
+        c->resets[i] = c->resets[--c->n_resets];
+        return true;
+      }
+  return false;
+}
+
+static struct fetch *
+fetch_by_peer (struct sc_client *c, const char *peer)
+{
+  for (size_t i = 0; i < c->n_fetches; i++)
+    if (strcmp (c->fetches[i].peer, peer) == 0)
+      return &c->fetches[i];
+  return NULL;
+}
+
+/* Moves the fetch with bundle_request id out of the table into out:
+ * callbacks run while it is handled may start new fetches. */
+static bool
+fetch_take (struct sc_client *c, uint64_t id, struct fetch *out)
+{
+  for (size_t i = 0; i < c->n_fetches; i++)
+    if (c->fetches[i].id == id)
+      {
+        *out = c->fetches[i];
+        c->fetches[i] = c->fetches[--c->n_fetches];
+        memset (&c->fetches[c->n_fetches], 0, sizeof c->fetches[0]);
+        for (size_t k = 0; k < out->n; k++)
+          c->waiting_bytes -= out->items[k].len;
+        return true;
+      }
+  return false;
+}
+
+static bool
+fetch_pending (const struct sc_client *c, uint64_t id)
+{
+  for (size_t i = 0; i < c->n_fetches; i++)
+    if (c->fetches[i].id == id)
+      return true;
+  return false;
+}
+
+/* Sends a bundle_request for peer and adds its (empty) fetch. */
+static int
+start_fetch (struct sc_client *c, const char *peer, struct fetch **out)
+{
+  struct sc_msg m;
+  struct fetch *f;
+  int rc;
+
+  if (c->n_fetches == SC_CLIENT_E2E_PEERS_MAX)
+    return SC_ERR_TOO_LARGE;
+  if (c->next_id > SC_ID_MAX)
+    return SC_ERR_STATE;
+  memset (&m, 0, sizeof m);
+  m.type = SC_MSG_BUNDLE_REQUEST;
+  m.u.bundle_request.id = c->next_id;
+  memcpy (m.u.bundle_request.user, peer, strnlen (peer, SC_USERNAME_MAX));
+  rc = check_queued (c, queue_msg (c, &m));
+  if (rc < 0)
+    return rc;
+  f = &c->fetches[c->n_fetches++];
+  memset (f, 0, sizeof *f);
+  memcpy (f->peer, peer, strnlen (peer, SC_USERNAME_MAX));
+  f->id = c->next_id++;
+  c->unanswered = true;
+  *out = f;
+  return SC_OK;
+}
+
+static void
+report_keys (struct sc_client *c, int err)
+{
+  if (c->keys_reported)
+    return;
+  c->keys_reported = true;
+  if (c->cb.keys_ready != NULL)
+    c->cb.keys_ready (c->ud, err);
+}
+
+/* What the server holds for us: publish what it lacks. */
+static int
+handle_prekey_status (struct sc_client *c,
+                      const struct sc_msg_prekey_status *st)
+{
+  struct sc_msg up;
+  bool needed = false;
+  int rc;
+
+  if (c->e2e == NULL || c->quitting)
+    return SC_OK;
+  rc = sc_e2e_prekeys_needed (c->e2e, st, c->now_ms, &up, &needed);
+  if (rc < 0)
+    {
+      report_keys (c, rc);
+      return SC_OK;
+    }
+  if (!needed)
+    {
+      c->uploads = 0;
+      report_keys (c, SC_OK);
+      return SC_OK;
+    }
+  if (c->uploads >= SC_CLIENT_E2E_UPLOADS_MAX)
+    {
+      /* The server keeps asking: stop rather than loop. */
+      sc_msg_clear (&up);
+      report_keys (c, SC_ERR_PROTOCOL);
+      return SC_OK;
+    }
+  rc = queue_msg (c, &up);
+  sc_msg_clear (&up);
+  if (rc < 0)
+    {
+      if (!recoverable (rc))
+        return fail (c, rc, "cannot encrypt a message");
+      report_keys (c, rc);
+      return SC_OK;
+    }
+  c->uploads++;
+  c->unanswered = true;
+  return SC_OK;
+}
+
+/* Encrypts and queues one send that waited for a bundle; on failure the
+ * application hears of it. Returns an error only when the session had
+ * to close. */
+static int
+send_waiting (struct sc_client *c, const char *to, const struct waiting *w)
+{
+  uint8_t *msg = NULL;
+  size_t msg_len = 0;
+  int rc;
+
+  if (c->state != SC_CLIENT_READY || c->quitting)
+    rc = SC_ERR_CLOSED;
+  else
+    rc = sc_e2e_encrypt (c->e2e, to, SC_E2E_CONTENT_TEXT, w->text, w->len, &msg,
+                         &msg_len);
+  if (rc == SC_OK)
+    {
+      rc = queue_send (c, w->ref, to, msg, msg_len);
+      sc_wipe (msg, msg_len);
+      free (msg);
+      if (rc < 0 && !recoverable (rc))
+        return fail (c, rc, "cannot encrypt a message");
+      if (rc == SC_OK)
+        {
+          c->unanswered = true;
+          return SC_OK;
+        }
+    }
+  if (c->cb.send_failed != NULL && c->state != SC_CLIENT_CLOSED)
+    c->cb.send_failed (c->ud, w->ref, to, rc);
+  return SC_OK;
+}
+
+static int
+handle_bundle (struct sc_client *c, const struct sc_msg_bundle *b)
+{
+  struct fetch f;
+  int rc;
+  int ret = SC_OK;
+
+  if (c->e2e == NULL || !fetch_take (c, b->ref, &f))
+    return fail (c, SC_ERR_PROTOCOL,
+                 "the server sent a bundle we did not ask for");
+  if (strcmp (f.peer, b->user) != 0)
+    {
+      fetch_clear (&f);
+      return fail (c, SC_ERR_PROTOCOL,
+                   "the server sent the bundle of another user");
+    }
+
+  rc = sc_e2e_start_session (c->e2e, f.peer, b, c->now_ms);
+  if (rc == SC_ERR_IDENTITY_CHANGED && c->cb.identity_changed != NULL)
+    c->cb.identity_changed (c->ud, f.peer);
+  for (size_t i = 0; i < f.n && ret == SC_OK; i++)
+    {
+      if (rc == SC_OK)
+        ret = send_waiting (c, f.peer, &f.items[i]);
+      else if (c->cb.send_failed != NULL && c->state != SC_CLIENT_CLOSED)
+        c->cb.send_failed (c->ud, f.items[i].ref, f.peer, rc);
+    }
+  if (ret == SC_OK && c->cb.session_ready != NULL &&
+      c->state != SC_CLIENT_CLOSED)
+    c->cb.session_ready (c->ud, f.peer, rc, NULL);
+  fetch_clear (&f);
+  return ret;
+}
+
+/* The server refused a bundle request: each waiting send gets the
+ * refusal as its own answer. */
+static void
+bundle_refused (struct sc_client *c, const struct sc_msg_error *e)
+{
+  struct fetch f;
+
+  if (!fetch_take (c, e->ref, &f))
+    return;
+  for (size_t i = 0; i < f.n && c->state != SC_CLIENT_CLOSED; i++)
+    {
+      struct sc_msg_error each = *e;
+
+      each.ref = f.items[i].ref;
+      if (c->cb.error != NULL)
+        c->cb.error (c->ud, &each);
+    }
+  if (c->cb.session_ready != NULL && c->state != SC_CLIENT_CLOSED)
+    c->cb.session_ready (c->ud, f.peer, SC_ERR_NO_SESSION, e);
+  fetch_clear (&f);
 }
 
 static int
@@ -567,9 +961,12 @@ handle_transport (struct sc_client *c, const uint8_t *body, size_t len)
       break;
 
     case SC_MSG_SENT:
-      if (!ready || !valid_ref (c, m.u.sent.ref))
+      if (!ready || !valid_ref (c, m.u.sent.ref) ||
+          fetch_pending (c, m.u.sent.ref))
         rc = fail (c, SC_ERR_PROTOCOL,
                    "the server acknowledged a message we did not send");
+      else if (take_reset (c, m.u.sent.ref))
+        ; /* our RESET request arrived */
       else if (c->cb.sent != NULL)
         c->cb.sent (c->ud, m.u.sent.ref, m.u.sent.id, m.u.sent.ts);
       break;
@@ -578,8 +975,26 @@ handle_transport (struct sc_client *c, const uint8_t *body, size_t len)
       if (m.u.error.has_ref && !valid_ref (c, m.u.error.ref))
         rc = fail (c, SC_ERR_PROTOCOL,
                    "the server answered a message we did not send");
+      else if (m.u.error.has_ref && take_reset (c, m.u.error.ref))
+        ; /* the RESET request did not arrive: nothing to do */
+      else if (m.u.error.has_ref && fetch_pending (c, m.u.error.ref))
+        bundle_refused (c, &m.u.error);
       else if (c->cb.error != NULL)
         c->cb.error (c->ud, &m.u.error);
+      break;
+
+    case SC_MSG_PREKEY_STATUS:
+      if (!ready)
+        rc = fail (c, SC_ERR_PROTOCOL, "prekey status before login");
+      else
+        rc = handle_prekey_status (c, &m.u.prekey_status);
+      break;
+
+    case SC_MSG_BUNDLE:
+      if (!ready)
+        rc = fail (c, SC_ERR_PROTOCOL, "bundle before login");
+      else
+        rc = handle_bundle (c, &m.u.bundle);
       break;
 
     case SC_MSG_BYE:
@@ -609,6 +1024,8 @@ handle_transport (struct sc_client *c, const uint8_t *body, size_t len)
     case SC_MSG_LOGIN:
     case SC_MSG_SEND:
     case SC_MSG_WHO:
+    case SC_MSG_PREKEYS_UPLOAD:
+    case SC_MSG_BUNDLE_REQUEST:
     case SC_MSG_N_TYPES:
     default:
       rc = fail (c, SC_ERR_PROTOCOL, "the server sent a client message");
@@ -737,6 +1154,105 @@ check_ready (const struct sc_client *c)
   return SC_OK;
 }
 
+/* End-to-end send: encrypted now with a session, else waits for the
+ * recipient's bundle. */
+static int
+e2e_send (struct sc_client *c,
+          const char *to,
+          const uint8_t *body,
+          size_t body_len,
+          uint64_t *ref)
+{
+  struct fetch *f = fetch_by_peer (c, to);
+  struct waiting *w;
+  uint8_t *text;
+  int rc;
+
+  if (body_len > SC_E2E_CONTENT_MAX)
+    return SC_ERR_TOO_LARGE;
+  /* Our own name: the server's answer to the bundle request says why
+   * that cannot be, as it would for a send. */
+  if (f == NULL && strcmp (to, c->user) != 0)
+    {
+      uint8_t *msg = NULL;
+      size_t msg_len = 0;
+
+      rc = sc_e2e_encrypt (c->e2e, to, SC_E2E_CONTENT_TEXT, body, body_len,
+                           &msg, &msg_len);
+      if (rc == SC_OK)
+        {
+          rc = queue_send (c, c->next_id, to, msg, msg_len);
+          sc_wipe (msg, msg_len);
+          free (msg);
+          rc = check_queued (c, rc);
+          if (rc < 0)
+            return rc;
+          *ref = c->next_id++;
+          c->unanswered = true;
+          return SC_OK;
+        }
+      if (rc != SC_ERR_NO_SESSION)
+        return rc;
+    }
+
+  if (body_len > SC_CLIENT_E2E_BYTES_MAX - c->waiting_bytes ||
+      (f == NULL && c->n_fetches == SC_CLIENT_E2E_PEERS_MAX) ||
+      (f != NULL && f->n == SC_CLIENT_E2E_WAITING_MAX))
+    return SC_ERR_TOO_LARGE;
+  /* A new fetch takes an id for the request and one for the send. */
+  if (f == NULL && c->next_id >= SC_ID_MAX)
+    return SC_ERR_STATE;
+
+  text = malloc (body_len > 0 ? body_len : 1);
+  if (text == NULL)
+    return SC_ERR_NOMEM;
+  if (body_len > 0)
+    memcpy (text, body, body_len);
+  if (f != NULL && f->n == f->cap)
+    {
+      size_t cap = f->cap > 0 ? 2 * f->cap : 4;
+      void *p = realloc (f->items, cap * sizeof *f->items);
+
+      if (p == NULL)
+        {
+          rc = SC_ERR_NOMEM;
+          goto fail;
+        }
+      f->items = p;
+      f->cap = cap;
+    }
+  if (f == NULL)
+    {
+      struct waiting *items = malloc (4 * sizeof *items);
+
+      if (items == NULL)
+        {
+          rc = SC_ERR_NOMEM;
+          goto fail;
+        }
+      rc = start_fetch (c, to, &f);
+      if (rc < 0)
+        {
+          free (items);
+          goto fail;
+        }
+      f->items = items;
+      f->cap = 4;
+    }
+  w = &f->items[f->n++];
+  w->ref = c->next_id++;
+  w->text = text;
+  w->len = body_len;
+  c->waiting_bytes += body_len;
+  *ref = w->ref;
+  return SC_OK;
+
+fail:
+  sc_wipe (text, body_len);
+  free (text);
+  return rc;
+}
+
 int
 sc_client_send (struct sc_client *c,
                 const char *to,
@@ -744,9 +1260,6 @@ sc_client_send (struct sc_client *c,
                 size_t body_len,
                 uint64_t *ref)
 {
-  struct sc_msg m;
-  char *b64;
-  size_t b64_cap;
   size_t to_len;
   int rc;
 
@@ -764,34 +1277,43 @@ sc_client_send (struct sc_client *c,
     return SC_ERR_TOO_LARGE;
   if (c->next_id > SC_ID_MAX)
     return SC_ERR_STATE;
+  if (c->e2e != NULL)
+    return e2e_send (c, to, body, body_len, ref);
 
-  b64_cap = SC_BASE64_ENCODED_LEN (body_len) + 1;
-  b64 = malloc (b64_cap);
-  if (b64 == NULL)
-    return SC_ERR_NOMEM;
-  rc = sc_base64_encode (body != NULL ? body : (const uint8_t *) "", body_len,
-                         b64, b64_cap);
-  if (rc < 0)
-    {
-      free (b64);
-      return rc;
-    }
-
-  memset (&m, 0, sizeof m);
-  m.type = SC_MSG_SEND;
-  m.u.send.id = c->next_id;
-  memcpy (m.u.send.to, to, to_len);
-  m.u.send.body = b64;
-  m.u.send.body_len = b64_cap - 1;
-  rc = queue_msg (c, &m);
-  sc_wipe (b64, b64_cap);
-  free (b64);
-  rc = check_queued (c, rc);
+  rc = check_queued (c, queue_send (c, c->next_id, to, body, body_len));
   if (rc < 0)
     return rc;
   *ref = c->next_id++;
   c->unanswered = true;
   return SC_OK;
+}
+
+int
+sc_client_fetch_keys (struct sc_client *c, const char *peer)
+{
+  struct fetch *f = NULL;
+  size_t len;
+  int rc;
+
+  if (c == NULL || peer == NULL)
+    return SC_ERR_INVALID;
+  if (c->e2e == NULL)
+    return SC_ERR_STATE;
+  rc = check_ready (c);
+  if (rc < 0)
+    return rc;
+  len = strnlen (peer, SC_USERNAME_MAX + 1);
+  if (sc_username_validate (peer, len) < 0)
+    return SC_ERR_USERNAME;
+  if (strcmp (peer, c->user) == 0)
+    return SC_ERR_INVALID;
+  if (fetch_by_peer (c, peer) != NULL)
+    return 0;
+  rc = sc_e2e_has_session (c->e2e, peer);
+  if (rc != 0)
+    return rc;
+  rc = start_fetch (c, peer, &f);
+  return rc < 0 ? rc : 0;
 }
 
 int
@@ -911,4 +1433,10 @@ sc_client_server_fingerprint (const struct sc_client *c)
   if (c == NULL)
     return "";
   return c->fingerprint;
+}
+
+struct sc_e2e *
+sc_client_e2e (const struct sc_client *c)
+{
+  return c != NULL ? c->e2e : NULL;
 }

@@ -10,6 +10,7 @@
 #include "securechat/client.h"
 #include "securechat/error.h"
 #include "securechat/frame.h"
+#include "securechat/ratchet.h"
 
 #define IDLE_TIMEOUT 90 /* seconds, as announced by the fake server */
 #define THIRD_MS     (IDLE_TIMEOUT * 1000 / 3)
@@ -1137,6 +1138,830 @@ test_new_validation (void)
   sc_client_free (NULL);
 }
 
+/* ---- end-to-end: two clients through a fake routing server ---- */
+
+/* In-memory storage for the end-to-end managers. */
+static int
+mem_load (void *ud, const char *name, uint8_t **buf, size_t *len)
+{
+  GByteArray *a = g_hash_table_lookup (ud, name);
+
+  if (a == NULL)
+    return SC_ERR_NOT_FOUND;
+  *buf = malloc (a->len > 0 ? a->len : 1);
+  g_assert_nonnull (*buf);
+  if (a->len > 0)
+    memcpy (*buf, a->data, a->len);
+  *len = a->len;
+  return SC_OK;
+}
+
+static int
+mem_store (void *ud, const char *name, const uint8_t *buf, size_t len)
+{
+  GByteArray *a = g_byte_array_sized_new ((guint) len);
+
+  g_byte_array_append (a, buf, (guint) len);
+  g_hash_table_replace (ud, g_strdup (name), a);
+  return SC_OK;
+}
+
+static int
+mem_remove (void *ud, const char *name)
+{
+  g_hash_table_remove (ud, name);
+  return SC_OK;
+}
+
+struct peer
+{
+  const char *user;
+  struct server *srv;
+  struct sc_client *c;
+  GHashTable *files;
+  struct sc_e2e *e2e;
+
+  /* events */
+  int keys_ready;
+  int keys_err;
+  GString *log; /* every event, in order */
+  uint64_t last_sent_ref;
+  int sent;
+  int errors;
+  int closed;
+  int closed_err;
+
+  /* what the server holds for this user */
+  struct sc_msg upload;
+  bool published;
+  size_t next_opk;
+  int uploads;
+  bool stingy; /* always says no one-time prekeys are left */
+};
+
+struct world
+{
+  struct peer p[2];
+  int64_t now;
+  uint64_t next_msg_id;
+  GPtrArray *bodies; /* every body the server routed */
+};
+
+static void
+ev_keys_ready (void *ud, int err)
+{
+  struct peer *p = ud;
+
+  p->keys_ready++;
+  p->keys_err = err;
+  g_string_append_printf (p->log, "keys:%d;", err);
+}
+
+static void
+ev_message (void *ud,
+            uint64_t id,
+            const char *from,
+            int64_t ts,
+            const uint8_t *body,
+            size_t body_len)
+{
+  struct peer *p = ud;
+
+  g_string_append_printf (p->log, "msg:%s:%.*s;", from, (int) body_len,
+                          (const char *) body);
+}
+
+static void
+ev_sent (void *ud, uint64_t ref, uint64_t id, int64_t ts)
+{
+  struct peer *p = ud;
+
+  p->sent++;
+  p->last_sent_ref = ref;
+  g_string_append_printf (p->log, "sent:%" G_GUINT64_FORMAT ";", ref);
+}
+
+static void
+ev_error (void *ud, const struct sc_msg_error *e)
+{
+  struct peer *p = ud;
+
+  p->errors++;
+  g_string_append_printf (p->log, "error:%s:%" G_GUINT64_FORMAT ";",
+                          sc_code_name (e->code), e->has_ref ? e->ref : 0);
+}
+
+static void
+ev_closed (void *ud, int err, enum sc_code code, const char *message)
+{
+  struct peer *p = ud;
+
+  p->closed++;
+  p->closed_err = err;
+}
+
+static void
+ev_identity_changed (void *ud, const char *peer)
+{
+  struct peer *p = ud;
+
+  g_string_append_printf (p->log, "changed:%s;", peer);
+}
+
+static void
+ev_undecryptable (void *ud, uint64_t id, const char *from, int64_t ts, int err)
+{
+  struct peer *p = ud;
+
+  g_string_append_printf (p->log, "undecryptable:%s:%d;", from, err);
+}
+
+static void
+ev_send_failed (void *ud, uint64_t ref, const char *to, int err)
+{
+  struct peer *p = ud;
+
+  g_string_append_printf (p->log, "failed:%" G_GUINT64_FORMAT ":%s:%d;", ref,
+                          to, err);
+}
+
+static void
+ev_session_ready (void *ud,
+                  const char *peer,
+                  int err,
+                  const struct sc_msg_error *e)
+{
+  struct peer *p = ud;
+
+  g_string_append_printf (p->log, "ready:%s:%d:%s;", peer, err,
+                          e != NULL ? sc_code_name (e->code) : "-");
+}
+
+static int
+ev_verify (void *ud, const uint8_t pub[SC_X25519_LEN], const char *fp)
+{
+  return 0;
+}
+
+static const struct sc_client_callbacks e2e_callbacks = {
+  .verify_server_key = ev_verify,
+  .message = ev_message,
+  .sent = ev_sent,
+  .error = ev_error,
+  .closed = ev_closed,
+  .keys_ready = ev_keys_ready,
+  .identity_changed = ev_identity_changed,
+  .undecryptable = ev_undecryptable,
+  .send_failed = ev_send_failed,
+  .session_ready = ev_session_ready,
+};
+
+static void
+peer_open (struct peer *p, const char *user)
+{
+  struct sc_e2e_storage st = {
+    .load = mem_load,
+    .store = mem_store,
+    .remove = mem_remove,
+  };
+  struct sc_client_config cfg = { .user = user, .password = "pw" };
+
+  p->user = user;
+  if (p->files == NULL)
+    p->files = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+                                      (GDestroyNotify) g_byte_array_unref);
+  st.ud = p->files;
+  g_assert_cmpint (sc_e2e_open (&st, "fake", user, &p->e2e), ==, SC_OK);
+  cfg.e2e = p->e2e;
+  p->srv = server_new ();
+  if (p->log == NULL)
+    p->log = g_string_new (NULL);
+  g_assert_cmpint (sc_client_new (&cfg, &e2e_callbacks, p, &p->c), ==, SC_OK);
+  g_assert_true (sc_client_e2e (p->c) == p->e2e);
+}
+
+/* The client and its connection go; what the server stores stays. */
+static void
+peer_disconnect (struct peer *p)
+{
+  sc_client_free (p->c);
+  p->c = NULL;
+  sc_e2e_free (p->e2e);
+  p->e2e = NULL;
+  if (p->srv != NULL)
+    server_free (p->srv);
+  p->srv = NULL;
+}
+
+static void
+peer_clear (struct peer *p)
+{
+  peer_disconnect (p);
+  if (p->files != NULL)
+    g_hash_table_unref (p->files);
+  if (p->log != NULL)
+    g_string_free (p->log, TRUE);
+  sc_msg_clear (&p->upload);
+  memset (p, 0, sizeof *p);
+}
+
+static struct peer *
+world_find (struct world *w, const char *user)
+{
+  for (int i = 0; i < 2; i++)
+    if (w->p[i].user != NULL && strcmp (w->p[i].user, user) == 0)
+      return &w->p[i];
+  return NULL;
+}
+
+static void
+status_of (struct peer *p, struct sc_msg *m)
+{
+  const struct sc_msg_prekeys_upload *u = &p->upload.u.prekeys_upload;
+
+  memset (m, 0, sizeof *m);
+  m->type = SC_MSG_PREKEY_STATUS;
+  if (!p->published)
+    return;
+  m->u.prekey_status.has_identity = true;
+  memcpy (m->u.prekey_status.identity, u->identity, sizeof u->identity);
+  m->u.prekey_status.spk_id = u->spk_id;
+  m->u.prekey_status.opks =
+      p->stingy ? 0 : (uint32_t) (u->n_opks - p->next_opk);
+}
+
+static void
+server_error_ref (struct server *s, enum sc_code code, uint64_t ref)
+{
+  struct sc_msg m;
+
+  memset (&m, 0, sizeof m);
+  m.type = SC_MSG_ERROR;
+  m.u.error.code = code;
+  g_strlcpy (m.u.error.message, sc_code_text (code), sizeof m.u.error.message);
+  m.u.error.has_ref = true;
+  m.u.error.ref = ref;
+  server_send (s, &m);
+}
+
+/* The server's part for one message from p. */
+static void
+serve (struct world *w, struct peer *p, struct sc_msg *m)
+{
+  struct sc_msg r;
+  struct peer *q;
+
+  memset (&r, 0, sizeof r);
+  switch (m->type)
+    {
+    case SC_MSG_CLIENT_HELLO:
+      server_write_hello (p->srv, SC_FRAME_MAX);
+      break;
+    case SC_MSG_LOGIN:
+      g_assert_cmpstr (m->u.login.user, ==, p->user);
+      r.type = SC_MSG_LOGIN_OK;
+      g_strlcpy (r.u.login_ok.user, p->user, sizeof r.u.login_ok.user);
+      server_send (p->srv, &r);
+      server_send_json (p->srv, "{\"type\":\"presence_list\","
+                                "\"users\":[\"alice\",\"bob\"],"
+                                "\"more\":false}");
+      status_of (p, &r);
+      server_send (p->srv, &r);
+      break;
+    case SC_MSG_PREKEYS_UPLOAD:
+      p->uploads++;
+      if (p->published &&
+          memcmp (p->upload.u.prekeys_upload.identity,
+                  m->u.prekeys_upload.identity, SC_IDENTITY_WIRE_LEN) == 0 &&
+          m->u.prekeys_upload.n_opks == 0)
+        {
+          /* Only a new signed prekey. */
+          p->upload.u.prekeys_upload.spk_id = m->u.prekeys_upload.spk_id;
+          memcpy (p->upload.u.prekeys_upload.spk, m->u.prekeys_upload.spk, 32);
+          memcpy (p->upload.u.prekeys_upload.spk_sig,
+                  m->u.prekeys_upload.spk_sig, 64);
+        }
+      else
+        {
+          /* Keep the newest batch whole (enough for these tests). */
+          sc_msg_clear (&p->upload);
+          p->upload = *m;
+          memset (m, 0, sizeof *m);
+          p->next_opk = 0;
+        }
+      p->published = true;
+      status_of (p, &r);
+      server_send (p->srv, &r);
+      break;
+    case SC_MSG_BUNDLE_REQUEST:
+      q = world_find (w, m->u.bundle_request.user);
+      if (q == NULL)
+        server_error_ref (p->srv, SC_CODE_UNKNOWN_USER, m->u.bundle_request.id);
+      else if (q == p)
+        server_error_ref (p->srv, SC_CODE_SELF_MESSAGE, m->u.bundle_request.id);
+      else if (!q->published)
+        server_error_ref (p->srv, SC_CODE_NO_PREKEYS, m->u.bundle_request.id);
+      else
+        {
+          const struct sc_msg_prekeys_upload *u = &q->upload.u.prekeys_upload;
+          struct sc_msg_bundle *b = &r.u.bundle;
+
+          r.type = SC_MSG_BUNDLE;
+          b->ref = m->u.bundle_request.id;
+          g_strlcpy (b->user, q->user, sizeof b->user);
+          memcpy (b->identity, u->identity, sizeof b->identity);
+          b->spk_id = u->spk_id;
+          memcpy (b->spk, u->spk, 32);
+          memcpy (b->spk_sig, u->spk_sig, 64);
+          if (!q->stingy && q->next_opk < u->n_opks)
+            {
+              b->has_opk = true;
+              b->opk_id = u->opks[q->next_opk].id;
+              memcpy (b->opk, u->opks[q->next_opk].key, 32);
+              q->next_opk++;
+            }
+          server_send (p->srv, &r);
+        }
+      break;
+    case SC_MSG_SEND:
+      q = world_find (w, m->u.send.to);
+      if (q == NULL)
+        {
+          server_error_ref (p->srv, SC_CODE_UNKNOWN_USER, m->u.send.id);
+          break;
+        }
+      g_ptr_array_add (w->bodies, g_strdup (m->u.send.body));
+      if (q->c != NULL && sc_client_state (q->c) == SC_CLIENT_READY)
+        {
+          r.type = SC_MSG_MESSAGE;
+          r.u.message.id = ++w->next_msg_id;
+          g_strlcpy (r.u.message.from, p->user, sizeof r.u.message.from);
+          r.u.message.ts = w->now;
+          r.u.message.body = m->u.send.body;
+          r.u.message.body_len = m->u.send.body_len;
+          server_send (q->srv, &r);
+          memset (&r, 0, sizeof r);
+          r.type = SC_MSG_SENT;
+          r.u.sent.ref = m->u.send.id;
+          r.u.sent.id = w->next_msg_id;
+          r.u.sent.ts = w->now;
+          server_send (p->srv, &r);
+        }
+      else
+        server_error_ref (p->srv, SC_CODE_RECIPIENT_OFFLINE, m->u.send.id);
+      break;
+    case SC_MSG_PING:
+      server_send_json (p->srv, "{\"type\":\"pong\"}");
+      break;
+    default:
+      break;
+    }
+}
+
+/* Moves bytes both ways until nobody has anything to say. */
+static void
+world_run (struct world *w)
+{
+  bool progress = true;
+
+  while (progress)
+    {
+      progress = false;
+      for (int i = 0; i < 2; i++)
+        {
+          struct peer *p = &w->p[i];
+          struct sc_msg m;
+          size_t len = 0;
+          const uint8_t *out;
+
+          if (p->c == NULL)
+            continue;
+          out = sc_client_pending (p->c, &len);
+          if (len > 0)
+            {
+              g_byte_array_append (p->srv->in, out, (guint) len);
+              sc_client_consume (p->c, len);
+              progress = true;
+            }
+          while (server_read (p->srv, &m))
+            {
+              serve (w, p, &m);
+              sc_msg_clear (&m);
+              progress = true;
+            }
+        }
+      for (int i = 0; i < 2; i++)
+        {
+          struct peer *p = &w->p[i];
+
+          if (p->c == NULL || p->srv->out->len == 0)
+            continue;
+          if (sc_client_state (p->c) != SC_CLIENT_CLOSED)
+            sc_client_recv (p->c, p->srv->out->data, p->srv->out->len, w->now);
+          g_byte_array_set_size (p->srv->out, 0);
+          progress = true;
+        }
+    }
+}
+
+static void
+peer_connect (struct world *w, struct peer *p, const char *user)
+{
+  peer_open (p, user);
+  g_assert_cmpint (sc_client_start (p->c, w->now), ==, SC_OK);
+  world_run (w);
+  g_assert_cmpint (sc_client_state (p->c), ==, SC_CLIENT_READY);
+}
+
+static void
+world_init (struct world *w)
+{
+  memset (w, 0, sizeof *w);
+  w->now = 1700000000000;
+  w->bodies = g_ptr_array_new_with_free_func (g_free);
+  peer_connect (w, &w->p[0], "alice");
+  peer_connect (w, &w->p[1], "bob");
+  for (int i = 0; i < 2; i++)
+    {
+      g_assert_cmpint (w->p[i].keys_ready, ==, 1);
+      g_assert_cmpint (w->p[i].keys_err, ==, SC_OK);
+      g_assert_cmpint (w->p[i].uploads, ==, 1);
+      g_assert_true (w->p[i].published);
+      g_string_truncate (w->p[i].log, 0);
+    }
+}
+
+static void
+world_clear (struct world *w)
+{
+  peer_clear (&w->p[0]);
+  peer_clear (&w->p[1]);
+  g_ptr_array_unref (w->bodies);
+}
+
+static uint64_t
+say (struct peer *p, const char *to, const char *text)
+{
+  uint64_t ref = 0;
+
+  g_assert_cmpint (
+      sc_client_send (p->c, to, (const uint8_t *) text, strlen (text), &ref),
+      ==, SC_OK);
+  g_assert_cmpuint (ref, >, 0);
+  return ref;
+}
+
+static void
+test_e2e_flow (void)
+{
+  struct world w;
+  struct peer *a, *b;
+  uint64_t r1, r2, r3;
+  char *expect;
+
+  world_init (&w);
+  a = &w.p[0];
+  b = &w.p[1];
+
+  /* Two sends before the bundle is there: they wait, in order. */
+  r1 = say (a, "bob", "secret number one");
+  r2 = say (a, "bob", "secret number two");
+  g_assert_cmpuint (r2, >, r1);
+  world_run (&w);
+  expect = g_strdup_printf ("ready:bob:0:-;sent:%" G_GUINT64_FORMAT
+                            ";sent:%" G_GUINT64_FORMAT ";",
+                            r1, r2);
+  g_assert_cmpstr (a->log->str, ==, expect);
+  g_free (expect);
+  g_assert_cmpstr (b->log->str, ==,
+                   "msg:alice:secret number one;"
+                   "msg:alice:secret number two;");
+
+  /* With a session, a send goes at once. */
+  r3 = say (b, "alice", "and a secret reply");
+  world_run (&w);
+  expect = g_strdup_printf ("msg:alice:secret number one;"
+                            "msg:alice:secret number two;"
+                            "sent:%" G_GUINT64_FORMAT ";",
+                            r3);
+  g_assert_cmpstr (b->log->str, ==, expect);
+  g_free (expect);
+  g_assert_nonnull (strstr (a->log->str, "msg:bob:and a secret reply;"));
+
+  /* The server saw only ciphertext. */
+  g_assert_cmpuint (w.bodies->len, ==, 3);
+  for (guint i = 0; i < w.bodies->len; i++)
+    {
+      const char *body = g_ptr_array_index (w.bodies, i);
+      gsize len = 0;
+      guchar *raw = g_base64_decode (body, &len);
+
+      g_assert_cmpuint (len, >, 2);
+      g_assert_cmpuint (raw[0], ==, SC_E2E_VERSION);
+      g_assert_cmpuint (raw[1], ==,
+                        i < 2 ? SC_E2E_KIND_PREKEY : SC_E2E_KIND_NORMAL);
+      g_assert_null (g_strstr_len ((const char *) raw, (gssize) len, "secret"));
+      g_free (raw);
+    }
+
+  /* A text over the end-to-end limit is refused up front. */
+  {
+    uint8_t *big = g_malloc0 (SC_E2E_CONTENT_MAX + 1);
+    uint64_t ref = 7;
+
+    g_assert_cmpint (
+        sc_client_send (a->c, "bob", big, SC_E2E_CONTENT_MAX + 1, &ref), ==,
+        SC_ERR_TOO_LARGE);
+    g_assert_cmpuint (ref, ==, 0);
+    g_free (big);
+  }
+  g_assert_cmpint (sc_client_fetch_keys (a->c, "bob"), ==, 1);
+  g_assert_cmpint (sc_client_fetch_keys (a->c, "alice"), ==, SC_ERR_INVALID);
+  world_clear (&w);
+}
+
+/* The server refuses the bundle: each waiting send gets that error with
+ * its own ref, once. */
+static void
+test_e2e_bundle_refused (void)
+{
+  struct world w;
+  struct peer *a;
+  uint64_t r1, r2, r3;
+  char *expect;
+
+  world_init (&w);
+  a = &w.p[0];
+  r1 = say (a, "zed", "one");
+  r2 = say (a, "zed", "two");
+  r3 = say (a, "alice", "to myself");
+  world_run (&w);
+  expect = g_strdup_printf (
+      "error:unknown_user:%" G_GUINT64_FORMAT
+      ";error:unknown_user:%" G_GUINT64_FORMAT ";ready:zed:%d:unknown_user;"
+      "error:self_message:%" G_GUINT64_FORMAT ";ready:alice:%d:self_message;",
+      r1, r2, SC_ERR_NO_SESSION, r3, SC_ERR_NO_SESSION);
+  g_assert_cmpstr (a->log->str, ==, expect);
+  g_free (expect);
+  g_assert_cmpuint (w.bodies->len, ==, 0);
+  g_assert_cmpint (sc_client_state (a->c), ==, SC_CLIENT_READY);
+
+  /* A bundle of a user who has published nothing. */
+  peer_disconnect (&w.p[1]);
+  g_hash_table_remove_all (w.p[1].files);
+  w.p[1].published = false;
+  g_string_truncate (a->log, 0);
+  r1 = say (a, "bob", "anyone?");
+  world_run (&w);
+  expect = g_strdup_printf ("error:no_prekeys:%" G_GUINT64_FORMAT
+                            ";ready:bob:%d:no_prekeys;",
+                            r1, SC_ERR_NO_SESSION);
+  g_assert_cmpstr (a->log->str, ==, expect);
+  g_free (expect);
+
+  /* Without one-time prekeys left the session still starts. */
+  peer_connect (&w, &w.p[1], "bob");
+  w.p[1].stingy = true;
+  g_string_truncate (a->log, 0);
+  r1 = say (a, "bob", "hello without opk");
+  world_run (&w);
+  g_assert_nonnull (strstr (w.p[1].log->str, "msg:alice:hello without opk;"));
+  world_clear (&w);
+}
+
+/* A bundle with another identity for a known contact: identity_changed,
+ * then each waiting send fails; nothing leaves until accepted. */
+static void
+test_e2e_identity_changed (void)
+{
+  struct world w;
+  struct peer *a, *b;
+  uint64_t r1, r2;
+  char *expect;
+
+  world_init (&w);
+  a = &w.p[0];
+  b = &w.p[1];
+  say (a, "bob", "before");
+  world_run (&w);
+  say (b, "alice", "before too");
+  world_run (&w);
+
+  /* Bob reinstalls: new storage, new identity, new bundle. */
+  peer_disconnect (b);
+  g_hash_table_remove_all (b->files);
+  peer_connect (&w, b, "bob");
+  g_assert_cmpint (b->uploads, ==, 2);
+
+  /* Alice's session is stale: Bob cannot decrypt, answers with a RESET
+   * (invisible to both applications), and Alice's next send fetches the
+   * new bundle. */
+  g_string_truncate (a->log, 0);
+  g_string_truncate (b->log, 0);
+  r1 = say (a, "bob", "lost");
+  world_run (&w);
+  expect = g_strdup_printf ("sent:%" G_GUINT64_FORMAT ";", r1);
+  g_assert_cmpstr (a->log->str, ==, expect);
+  g_free (expect);
+  expect = g_strdup_printf ("undecryptable:alice:%d;", SC_ERR_NO_SESSION);
+  g_assert_cmpstr (b->log->str, ==, expect);
+  g_free (expect);
+  g_assert_cmpint (sc_e2e_has_session (a->e2e, "bob"), ==, 0);
+
+  r1 = say (a, "bob", "are you bob?");
+  r2 = say (a, "bob", "really?");
+  world_run (&w);
+  /* (the RESET Bob sent Alice is not shown to her application) */
+  expect = g_strdup_printf (
+      "sent:%" G_GUINT64_FORMAT ";changed:bob;failed:%" G_GUINT64_FORMAT
+      ":bob:%d;failed:%" G_GUINT64_FORMAT ":bob:%d;ready:bob:%d:-;",
+      r1 - 2, r1, SC_ERR_IDENTITY_CHANGED, r2, SC_ERR_IDENTITY_CHANGED,
+      SC_ERR_IDENTITY_CHANGED);
+  g_assert_cmpstr (a->log->str, ==, expect);
+  g_free (expect);
+  /* Nothing of them reached the server. */
+  g_assert_cmpuint (w.bodies->len, ==, 4);
+
+  g_assert_cmpint (sc_e2e_accept_identity (a->e2e, "bob"), ==, SC_OK);
+  g_string_truncate (b->log, 0);
+  say (a, "bob", "accepted");
+  world_run (&w);
+  g_assert_cmpstr (b->log->str, ==, "msg:alice:accepted;");
+  world_clear (&w);
+}
+
+/* Bob receives a message from Alice's reinstalled client: warned first,
+ * then the text; his sends are refused until he accepts. */
+static void
+test_e2e_peer_changed (void)
+{
+  struct world w;
+  struct peer *a, *b;
+  uint64_t ref = 0;
+
+  world_init (&w);
+  a = &w.p[0];
+  b = &w.p[1];
+  say (a, "bob", "hi");
+  world_run (&w);
+  peer_disconnect (a);
+  g_hash_table_remove_all (a->files);
+  peer_connect (&w, a, "alice");
+  g_string_truncate (b->log, 0);
+  say (a, "bob", "new phone");
+  world_run (&w);
+  g_assert_cmpstr (b->log->str, ==, "changed:alice;msg:alice:new phone;");
+  g_assert_cmpint (
+      sc_client_send (b->c, "alice", (const uint8_t *) "x", 1, &ref), ==,
+      SC_ERR_IDENTITY_CHANGED);
+  g_assert_cmpuint (ref, ==, 0);
+  {
+    size_t len = 1;
+
+    sc_client_pending (b->c, &len);
+    g_assert_cmpuint (len, ==, 0);
+  }
+  g_assert_cmpint (sc_e2e_accept_identity (b->e2e, "alice"), ==, SC_OK);
+  g_string_truncate (a->log, 0);
+  say (b, "alice", "ok then");
+  world_run (&w);
+  g_assert_cmpstr (a->log->str, ==, "msg:bob:ok then;");
+  world_clear (&w);
+}
+
+/* Garbage bodies are reported, with the sender; the session survives. */
+static void
+test_e2e_undecryptable (void)
+{
+  struct world w;
+  struct peer *a, *b;
+  char *expect;
+
+  world_init (&w);
+  a = &w.p[0];
+  b = &w.p[1];
+  say (a, "bob", "first");
+  world_run (&w);
+  g_string_truncate (b->log, 0);
+  /* Not an end-to-end message at all, then a forged NORMAL one: a
+   * random ratchet key, N = PN = 0, random ciphertext and tag. */
+  server_send_json (b->srv, "{\"type\":\"message\",\"id\":900,"
+                            "\"from\":\"alice\",\"ts\":1,\"body\":\"aGk=\"}");
+  {
+    uint8_t forged[2 + SC_DR_HEADER_LEN + 32];
+    char *b64;
+    char *json;
+
+    g_assert_cmpint (sc_random (forged, sizeof forged), ==, SC_OK);
+    forged[0] = SC_E2E_VERSION;
+    forged[1] = SC_E2E_KIND_NORMAL;
+    memset (forged + 2 + 32, 0, 8);
+    b64 = g_base64_encode (forged, sizeof forged);
+    json = g_strdup_printf ("{\"type\":\"message\",\"id\":901,"
+                            "\"from\":\"alice\",\"ts\":1,\"body\":\"%s\"}",
+                            b64);
+    server_send_json (b->srv, json);
+    g_free (json);
+    g_free (b64);
+  }
+  world_run (&w);
+  expect = g_strdup_printf ("undecryptable:alice:%d;undecryptable:alice:%d;",
+                            SC_ERR_UNSUPPORTED, SC_ERR_DECRYPT);
+  g_assert_cmpstr (b->log->str, ==, expect);
+  g_free (expect);
+  g_assert_cmpint (sc_client_state (b->c), ==, SC_CLIENT_READY);
+  g_string_truncate (b->log, 0);
+  say (a, "bob", "second");
+  world_run (&w);
+  g_assert_cmpstr (b->log->str, ==, "msg:alice:second;");
+  world_clear (&w);
+}
+
+/* A server that never holds enough keys gets a few uploads, not a loop. */
+static void
+test_e2e_upload_bounded (void)
+{
+  struct world w;
+  struct peer *p;
+
+  memset (&w, 0, sizeof w);
+  w.now = 1700000000000;
+  w.bodies = g_ptr_array_new_with_free_func (g_free);
+  p = &w.p[0];
+  p->stingy = true;
+  peer_connect (&w, p, "alice");
+  g_assert_cmpint (p->uploads, ==, SC_CLIENT_E2E_UPLOADS_MAX);
+  g_assert_cmpint (p->keys_ready, ==, 1);
+  g_assert_cmpint (p->keys_err, ==, SC_ERR_PROTOCOL);
+  g_assert_cmpint (sc_client_state (p->c), ==, SC_CLIENT_READY);
+  world_clear (&w);
+}
+
+/* A bundle nobody asked for, or for someone else, is a protocol error. */
+static void
+test_e2e_unrequested_bundle (void)
+{
+  struct world w;
+  struct peer *a;
+  struct sc_msg m;
+  uint64_t ref;
+
+  world_init (&w);
+  a = &w.p[0];
+  memset (&m, 0, sizeof m);
+  m.type = SC_MSG_BUNDLE;
+  m.u.bundle.ref = 1;
+  g_strlcpy (m.u.bundle.user, "bob", sizeof m.u.bundle.user);
+  m.u.bundle.spk_id = 1;
+  server_send (a->srv, &m);
+  world_run (&w);
+  g_assert_cmpint (a->closed, ==, 1);
+  g_assert_cmpint (a->closed_err, ==, SC_ERR_PROTOCOL);
+  world_clear (&w);
+
+  /* The bundle of another user than the one asked for. */
+  world_init (&w);
+  a = &w.p[0];
+  ref = say (a, "bob", "x");
+  /* Intercept: answer the request ourselves. */
+  {
+    size_t len = 0;
+    const uint8_t *out = sc_client_pending (a->c, &len);
+    struct sc_msg req;
+
+    g_byte_array_append (a->srv->in, out, (guint) len);
+    sc_client_consume (a->c, len);
+    server_expect (a->srv, SC_MSG_BUNDLE_REQUEST, &req);
+    g_assert_cmpuint (req.u.bundle_request.id, ==, ref - 1);
+    memset (&m, 0, sizeof m);
+    m.type = SC_MSG_BUNDLE;
+    m.u.bundle.ref = req.u.bundle_request.id;
+    g_strlcpy (m.u.bundle.user, "carol", sizeof m.u.bundle.user);
+    m.u.bundle.spk_id = 1;
+    sc_msg_clear (&req);
+    server_send (a->srv, &m);
+  }
+  world_run (&w);
+  g_assert_cmpint (a->closed, ==, 1);
+  g_assert_cmpint (a->closed_err, ==, SC_ERR_PROTOCOL);
+  world_clear (&w);
+}
+
+/* Without an end-to-end manager a prekey status is ignored and bodies
+ * are passed through as before. */
+static void
+test_prekey_status_ignored (struct fixture *f, gconstpointer data)
+{
+  do_login (f);
+  server_send_json (f->srv, "{\"type\":\"prekey_status\",\"identity\":\"\","
+                            "\"spk_id\":0,\"opks\":0}");
+  g_assert_cmpint (to_client (f), ==, SC_OK);
+  g_assert_cmpint (sc_client_state (f->c), ==, SC_CLIENT_READY);
+  g_assert_cmpuint (pending_len (f), ==, 0);
+  g_assert_null (sc_client_e2e (f->c));
+  g_assert_cmpint (sc_client_fetch_keys (f->c, "bob"), ==, SC_ERR_STATE);
+}
+
 #define ADD(path, fn)                                                          \
   g_test_add (path, struct fixture, NULL, fixture_setup, fn, fixture_teardown)
 
@@ -1170,6 +1995,18 @@ main (int argc, char **argv)
   ADD ("/common/client/quit", test_quit);
   ADD ("/common/client/reply-from-callback", test_reply_from_callback);
   g_test_add_func ("/common/client/new/validation", test_new_validation);
+  ADD ("/common/client/prekey-status-ignored", test_prekey_status_ignored);
+  g_test_add_func ("/common/client/e2e/flow", test_e2e_flow);
+  g_test_add_func ("/common/client/e2e/bundle-refused",
+                   test_e2e_bundle_refused);
+  g_test_add_func ("/common/client/e2e/identity-changed",
+                   test_e2e_identity_changed);
+  g_test_add_func ("/common/client/e2e/peer-changed", test_e2e_peer_changed);
+  g_test_add_func ("/common/client/e2e/undecryptable", test_e2e_undecryptable);
+  g_test_add_func ("/common/client/e2e/upload-bounded",
+                   test_e2e_upload_bounded);
+  g_test_add_func ("/common/client/e2e/unrequested-bundle",
+                   test_e2e_unrequested_bundle);
 
   return g_test_run ();
 }
