@@ -16,6 +16,7 @@
 
 #include "auth.h"
 #include "log.h"
+#include "prekeys.h"
 #include "ratelimit.h"
 #include "route.h"
 #include "server.h"
@@ -633,6 +634,12 @@ handle_ready (struct client *c, struct sc_msg *m)
       break;
     case SC_MSG_WHO:
       route_send_presence_list (srv, c);
+      break;
+    case SC_MSG_PREKEYS_UPLOAD:
+      prekeys_handle_upload (srv, c, &m->u.prekeys_upload);
+      break;
+    case SC_MSG_BUNDLE_REQUEST:
+      prekeys_handle_bundle_request (srv, c, &m->u.bundle_request);
       break;
     case SC_MSG_PING:
       memset (&reply, 0, sizeof (reply));

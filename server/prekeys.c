@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,7 +17,12 @@
 
 #include <jansson.h>
 
+#include "client.h"
 #include "log.h"
+#include "route.h"
+#include "server.h"
+#include "store.h"
+#include "strmap.h"
 #include "util.h"
 #include "securechat/base64.h"
 #include "securechat/error.h"
@@ -735,4 +741,314 @@ prekeys_status (struct prekeys *pk,
   if (rc == PREKEYS_OK)
     fill_status (&b, out);
   return PREKEYS_OK;
+}
+
+/* ---- Server handlers, on the loop thread. ---- */
+
+/* bundle_request limit per requesting user: a token bucket holding
+ * FETCH_BURST requests, refilled by one every FETCH_REFILL_MS (60 a
+ * minute). Buckets are kept per user, not per connection, so reconnecting
+ * does not refill them. */
+#define FETCH_BURST     60
+#define FETCH_REFILL_MS 1000
+#define FETCH_FULL_MS   ((int64_t) FETCH_BURST * FETCH_REFILL_MS)
+/* Full buckets (idle for a minute) are dropped once there are this many. */
+#define BUCKETS_PRUNE_AT 1024
+
+#define SIGNATURE_TEXT "signed prekey signature does not verify"
+
+struct bucket
+{
+  int64_t credit_ms; /* FETCH_REFILL_MS per request, at most FETCH_FULL_MS */
+  int64_t last_ms;
+};
+
+/* The handlers' state. struct server has no slot for it, so it lives here,
+ * owned by the loop thread; prekeys_handlers_cleanup releases it. */
+static struct
+{
+  struct prekeys *store;
+  char *data_dir;         /* the store's */
+  struct strmap *buckets; /* requesting user -> struct bucket * */
+  size_t prune_at;
+} loop;
+
+static struct prekeys *
+loop_store (struct server *srv)
+{
+  char err[256] = "out of memory";
+
+  if (loop.store != NULL && strcmp (loop.data_dir, srv->data_dir) == 0)
+    return loop.store;
+  prekeys_free (loop.store);
+  free (loop.data_dir);
+  loop.store = NULL;
+  loop.data_dir = strdup (srv->data_dir);
+  if (loop.data_dir == NULL ||
+      prekeys_open (srv->data_dir, &loop.store, err, sizeof err) != PREKEYS_OK)
+    {
+      log_error ("prekeys unavailable: %s", err);
+      return NULL;
+    }
+  return loop.store;
+}
+
+static void
+bucket_refill (struct bucket *b, int64_t now)
+{
+  if (now > b->last_ms)
+    {
+      b->credit_ms += now - b->last_ms;
+      if (b->credit_ms > FETCH_FULL_MS)
+        b->credit_ms = FETCH_FULL_MS;
+    }
+  b->last_ms = now;
+}
+
+/* Drops the buckets that are full again: they hold nothing a new one would
+ * not. */
+static void
+buckets_prune (int64_t now)
+{
+  char (*full)[SC_USERNAME_MAX + 1];
+  size_t n = strmap_count (loop.buckets), n_full = 0, pos = 0, i;
+  const char *key;
+  void *value;
+
+  full = calloc (n, sizeof *full);
+  if (full == NULL)
+    return;
+  while (strmap_next (loop.buckets, &pos, &key, &value) && n_full < n)
+    {
+      struct bucket *b = value;
+
+      bucket_refill (b, now);
+      if (b->credit_ms == FETCH_FULL_MS)
+        snprintf (full[n_full++], sizeof full[0], "%s", key);
+    }
+  for (i = 0; i < n_full; i++)
+    free (strmap_remove (loop.buckets, full[i]));
+  free (full);
+}
+
+/* 0 when user may fetch a bundle now, the ms to wait otherwise, or -1 when
+ * out of memory. */
+static int64_t
+fetch_check (const char *user, int64_t now)
+{
+  struct bucket *b;
+
+  if (loop.buckets == NULL && strmap_new (&loop.buckets) != 0)
+    return -1;
+  if (loop.prune_at == 0)
+    loop.prune_at = BUCKETS_PRUNE_AT;
+  b = strmap_get (loop.buckets, user);
+  if (b == NULL)
+    {
+      if (strmap_count (loop.buckets) >= loop.prune_at)
+        {
+          size_t left;
+
+          buckets_prune (now);
+          left = strmap_count (loop.buckets);
+          loop.prune_at =
+              left * 2 > BUCKETS_PRUNE_AT ? left * 2 : BUCKETS_PRUNE_AT;
+        }
+      b = malloc (sizeof *b);
+      if (b == NULL)
+        return -1;
+      b->credit_ms = FETCH_FULL_MS;
+      b->last_ms = now;
+      if (strmap_set (loop.buckets, user, b) != 0)
+        {
+          free (b);
+          return -1;
+        }
+    }
+  bucket_refill (b, now);
+  if (b->credit_ms < FETCH_REFILL_MS)
+    return FETCH_REFILL_MS - b->credit_ms;
+  b->credit_ms -= FETCH_REFILL_MS;
+  return 0;
+}
+
+static int
+send_status (struct client *c, const struct sc_msg_prekey_status *st)
+{
+  struct sc_msg m;
+
+  memset (&m, 0, sizeof m);
+  m.type = SC_MSG_PREKEY_STATUS;
+  m.u.prekey_status = *st;
+  return client_send_msg (c, &m);
+}
+
+void
+prekeys_handle_upload (struct server *srv,
+                       struct client *c,
+                       const struct sc_msg_prekeys_upload *m)
+{
+  struct prekeys *store = loop_store (srv);
+  struct prekeys_upload_info info;
+  struct sc_msg reply;
+  char err[256];
+  int rc;
+
+  if (store == NULL)
+    {
+      client_send_error (c, SC_CODE_INTERNAL, NULL, 0);
+      return;
+    }
+  rc = prekeys_upload (store, c->user, m, &info, err, sizeof err);
+  switch (rc)
+    {
+    case PREKEYS_OK:
+      break;
+    case PREKEYS_BAD_SIGNATURE:
+      log_info ("conn %" PRIu64 " user=%s prekeys refused reason=bad-signature "
+                "spk_id=%" PRIu32,
+                c->id, c->user, m->spk_id);
+      memset (&reply, 0, sizeof reply);
+      reply.type = SC_MSG_ERROR;
+      reply.u.error.code = SC_CODE_BAD_REQUEST;
+      snprintf (reply.u.error.message, sizeof reply.u.error.message, "%s",
+                SIGNATURE_TEXT);
+      client_send_msg (c, &reply);
+      return;
+    default:
+      log_error ("user=%s prekeys not stored: %s", c->user, err);
+      client_send_error (c, SC_CODE_INTERNAL, NULL, 0);
+      return;
+    }
+
+  if (info.new_identity)
+    log_info ("user=%s published a new identity key", c->user);
+  log_info ("user=%s uploaded prekeys spk_id=%" PRIu32 " opks=+%" PRIu32
+            " total=%" PRIu32 "%s",
+            c->user, m->spk_id, info.added, info.status.opks,
+            info.dropped > 0 ? " (oldest dropped)" : "");
+  send_status (c, &info.status);
+}
+
+void
+prekeys_handle_bundle_request (struct server *srv,
+                               struct client *c,
+                               const struct sc_msg_bundle_request *m)
+{
+  struct prekeys *store = loop_store (srv);
+  uint64_t ref = m->id;
+  struct sc_msg reply;
+  struct client *owner;
+  uint32_t left = 0;
+  int64_t wait;
+  char err[256];
+  int rc;
+
+  wait = fetch_check (c->user, server_mono_ms ());
+  if (store == NULL || wait < 0)
+    {
+      log_error ("conn %" PRIu64 " user=%s bundle for %s not handed out: "
+                 "out of memory",
+                 c->id, c->user, m->user);
+      client_send_error (c, SC_CODE_INTERNAL, &ref, 0);
+      return;
+    }
+  if (wait > 0)
+    {
+      log_info ("conn %" PRIu64 " user=%s bundle for %s refused "
+                "reason=rate-limited retry_after_ms=%" PRId64,
+                c->id, c->user, m->user, wait);
+      client_send_error (c, SC_CODE_RATE_LIMITED, &ref, (uint32_t) wait);
+      return;
+    }
+  if (strcmp (m->user, c->user) == 0)
+    {
+      client_send_error (c, SC_CODE_SELF_MESSAGE, &ref, 0);
+      return;
+    }
+  if (store_lookup (srv->store, m->user) == NULL)
+    {
+      log_info ("conn %" PRIu64 " user=%s bundle for %s refused "
+                "reason=unknown-user",
+                c->id, c->user, m->user);
+      client_send_error (c, SC_CODE_UNKNOWN_USER, &ref, 0);
+      return;
+    }
+
+  memset (&reply, 0, sizeof reply);
+  reply.type = SC_MSG_BUNDLE;
+  rc = prekeys_take_bundle (store, m->user, &reply.u.bundle, &left, err,
+                            sizeof err);
+  if (rc == PREKEYS_NONE)
+    {
+      log_info ("conn %" PRIu64 " user=%s bundle for %s refused "
+                "reason=no-prekeys",
+                c->id, c->user, m->user);
+      client_send_error (c, SC_CODE_NO_PREKEYS, &ref, 0);
+      return;
+    }
+  if (rc != PREKEYS_OK)
+    {
+      log_error ("conn %" PRIu64 " user=%s bundle for %s not handed out: %s",
+                 c->id, c->user, m->user, err);
+      client_send_error (c, SC_CODE_INTERNAL, &ref, 0);
+      return;
+    }
+  reply.u.bundle.ref = ref;
+  if (reply.u.bundle.has_opk)
+    log_info ("bundle for %s handed to %s opk=%" PRIu32 " left=%" PRIu32,
+              m->user, c->user, reply.u.bundle.opk_id, left);
+  else
+    log_info ("bundle for %s handed to %s opk=none left=0", m->user, c->user);
+  client_send_msg (c, &reply);
+
+  /* The owner is told while it can still top up. */
+  owner = route_find (srv->route, m->user);
+  if (reply.u.bundle.has_opk && left < PREKEYS_OPK_LOW && owner != NULL &&
+      owner->state == CLIENT_READY)
+    {
+      struct sc_msg_prekey_status st;
+
+      memset (&st, 0, sizeof st);
+      st.has_identity = true;
+      memcpy (st.identity, reply.u.bundle.identity, SC_IDENTITY_WIRE_LEN);
+      st.spk_id = reply.u.bundle.spk_id;
+      st.opks = left;
+      send_status (owner, &st);
+    }
+}
+
+int
+prekeys_send_status (struct server *srv, struct client *c)
+{
+  struct prekeys *store = loop_store (srv);
+  struct sc_msg_prekey_status st;
+  char err[256];
+
+  if (store == NULL)
+    return 0;
+  if (prekeys_status (store, c->user, &st, err, sizeof err) != PREKEYS_OK)
+    {
+      log_warn ("user=%s prekey status not sent: %s", c->user, err);
+      return 0;
+    }
+  return send_status (c, &st);
+}
+
+void
+prekeys_handlers_cleanup (void)
+{
+  if (loop.buckets != NULL)
+    {
+      size_t pos = 0;
+      const char *key;
+      void *value;
+
+      while (strmap_next (loop.buckets, &pos, &key, &value))
+        free (value);
+      strmap_free (loop.buckets);
+    }
+  prekeys_free (loop.store);
+  free (loop.data_dir);
+  memset (&loop, 0, sizeof loop);
 }

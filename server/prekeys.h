@@ -10,7 +10,10 @@
  * (temp file, fsync, rename, fsync of the folder) before the call returns,
  * so an answer never announces what a crash could undo. Files are read on
  * each call and validated strictly (the signature included); a file that
- * fails is logged and counts as "nothing published" for that user. */
+ * fails is logged and counts as "nothing published" for that user.
+ *
+ * The store functions are the testable core; the prekeys_handle_* and
+ * prekeys_send_status functions are the server's message handlers. */
 #pragma once
 
 #include <stdbool.h>
@@ -26,6 +29,8 @@
 #define PREKEYS_OPK_LOW 20
 
 struct prekeys;
+struct server;
+struct client;
 
 enum prekeys_result
 {
@@ -82,3 +87,28 @@ int prekeys_status (struct prekeys *pk,
                     struct sc_msg_prekey_status *out,
                     char *err,
                     size_t err_cap);
+
+/* ---- Server handlers (loop thread). Logs name users and key ids, never
+ * key material. ---- */
+
+/* "prekeys_upload" from a logged-in client: answered by prekey_status, or
+ * by error bad_request (no ref) when the signature does not verify; the
+ * connection stays open either way. */
+void prekeys_handle_upload (struct server *srv,
+                            struct client *c,
+                            const struct sc_msg_prekeys_upload *m);
+/* "bundle_request": answered by bundle, or by error with ref:
+ * rate_limited (more than 60 a minute from one user; with retry_after),
+ * self_message, unknown_user or no_prekeys. When a one-time prekey was
+ * handed out and fewer than PREKEYS_OPK_LOW are left, the owner, if
+ * online, is sent a prekey_status. */
+void prekeys_handle_bundle_request (struct server *srv,
+                                    struct client *c,
+                                    const struct sc_msg_bundle_request *m);
+/* Sends c the prekey_status of c->user (after login). Returns -1 when
+ * sending closed the client, else 0 (a store error is logged, and nothing
+ * sent). */
+int prekeys_send_status (struct server *srv, struct client *c);
+/* Releases what the handlers keep (the store and the request buckets);
+ * for the end of server_run. */
+void prekeys_handlers_cleanup (void);
