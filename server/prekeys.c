@@ -745,13 +745,10 @@ prekeys_status (struct prekeys *pk,
 
 /* ---- Server handlers, on the loop thread. ---- */
 
-/* bundle_request limit per requesting user: a token bucket holding
- * FETCH_BURST requests, refilled by one every FETCH_REFILL_MS (60 a
- * minute). Buckets are kept per user, not per connection, so reconnecting
- * does not refill them. */
-#define FETCH_BURST     60
-#define FETCH_REFILL_MS 1000
-#define FETCH_FULL_MS   ((int64_t) FETCH_BURST * FETCH_REFILL_MS)
+/* Buckets are kept per user, not per connection, so reconnecting does not
+ * refill them. */
+#define FETCH_REFILL_MS (60000 / PREKEYS_FETCH_PER_MINUTE)
+#define FETCH_FULL_MS   ((int64_t) PREKEYS_FETCH_BURST * FETCH_REFILL_MS)
 /* Full buckets (idle for a minute) are dropped once there are this many. */
 #define BUCKETS_PRUNE_AT 1024
 
@@ -793,15 +790,15 @@ loop_store (struct server *srv)
   return loop.store;
 }
 
+/* Time going backwards adds nothing, and is not remembered. */
 static void
 bucket_refill (struct bucket *b, int64_t now)
 {
-  if (now > b->last_ms)
-    {
-      b->credit_ms += now - b->last_ms;
-      if (b->credit_ms > FETCH_FULL_MS)
-        b->credit_ms = FETCH_FULL_MS;
-    }
+  if (now <= b->last_ms)
+    return;
+  b->credit_ms += now - b->last_ms;
+  if (b->credit_ms > FETCH_FULL_MS)
+    b->credit_ms = FETCH_FULL_MS;
   b->last_ms = now;
 }
 
@@ -831,10 +828,8 @@ buckets_prune (int64_t now)
   free (full);
 }
 
-/* 0 when user may fetch a bundle now, the ms to wait otherwise, or -1 when
- * out of memory. */
-static int64_t
-fetch_check (const char *user, int64_t now)
+int64_t
+prekeys_fetch_check (const char *user, int64_t now)
 {
   struct bucket *b;
 
@@ -944,7 +939,7 @@ prekeys_handle_bundle_request (struct server *srv,
   char err[256];
   int rc;
 
-  wait = fetch_check (c->user, server_mono_ms ());
+  wait = prekeys_fetch_check (c->user, server_mono_ms ());
   if (store == NULL || wait < 0)
     {
       log_error ("conn %" PRIu64 " user=%s bundle for %s not handed out: "

@@ -27,6 +27,10 @@
 #define PREKEYS_OPK_MAX 200
 /* Below this many after a fetch, the owner is sent a prekey_status. */
 #define PREKEYS_OPK_LOW 20
+/* bundle_request per requesting user: a token bucket of PREKEYS_FETCH_BURST
+ * requests, refilled at PREKEYS_FETCH_PER_MINUTE. */
+#define PREKEYS_FETCH_BURST      60
+#define PREKEYS_FETCH_PER_MINUTE 60
 
 struct prekeys;
 struct server;
@@ -109,6 +113,10 @@ void prekeys_handle_bundle_request (struct server *srv,
  * sending closed the client, else 0 (a store error is logged, and nothing
  * sent). */
 int prekeys_send_status (struct server *srv, struct client *c);
+/* The bundle_request limit: 0 when user may fetch a bundle at now_ms
+ * (monotonic; the request is counted), else the ms to wait, or -1 when out
+ * of memory. */
+int64_t prekeys_fetch_check (const char *user, int64_t now_ms);
 /* Releases what the handlers keep (the store and the request buckets);
  * for the end of server_run. */
 void prekeys_handlers_cleanup (void);

@@ -1172,6 +1172,80 @@ test_users_apart (struct fixture *f, gconstpointer data)
   g_free (b.opks);
 }
 
+/* ---- The bundle_request limit (no fixture: it keeps no file). ---- */
+
+static void
+test_limit_burst_and_refill (void)
+{
+  int64_t t0 = 1000000, i;
+
+  /* A full bucket: 60 at once, then one a second. */
+  for (i = 0; i < PREKEYS_FETCH_BURST; i++)
+    g_assert_cmpint (prekeys_fetch_check ("alice", t0), ==, 0);
+  g_assert_cmpint (prekeys_fetch_check ("alice", t0), ==, 1000);
+  /* Refused requests are not counted. */
+  g_assert_cmpint (prekeys_fetch_check ("alice", t0), ==, 1000);
+  g_assert_cmpint (prekeys_fetch_check ("alice", t0 + 400), ==, 600);
+  g_assert_cmpint (prekeys_fetch_check ("alice", t0 + 999), ==, 1);
+  g_assert_cmpint (prekeys_fetch_check ("alice", t0 + 1000), ==, 0);
+  g_assert_cmpint (prekeys_fetch_check ("alice", t0 + 1000), ==, 1000);
+  /* Over a minute: 60 a minute at most once the burst is spent. */
+  for (i = 1; i <= 60; i++)
+    {
+      g_assert_cmpint (prekeys_fetch_check ("alice", t0 + 1000 + i * 1000), ==,
+                       0);
+      g_assert_cmpint (prekeys_fetch_check ("alice", t0 + 1000 + i * 1000), >,
+                       0);
+    }
+  /* Each user has a bucket of its own. */
+  g_assert_cmpint (prekeys_fetch_check ("bob", t0 + 61000), ==, 0);
+  /* A clock that goes backwards adds no credit, and the next second still
+   * counts from the latest time seen. */
+  g_assert_cmpint (prekeys_fetch_check ("alice", t0), ==, 1000);
+  g_assert_cmpint (prekeys_fetch_check ("alice", t0 + 61500), ==, 500);
+  /* Idle for a minute: the whole burst again, and no more. */
+  for (i = 0; i < PREKEYS_FETCH_BURST; i++)
+    g_assert_cmpint (prekeys_fetch_check ("alice", t0 + 200000), ==, 0);
+  g_assert_cmpint (prekeys_fetch_check ("alice", t0 + 200000), ==, 1000);
+  prekeys_handlers_cleanup ();
+}
+
+/* Many requesting users: full buckets are dropped, spent ones are not, so
+ * the table stays small without resetting anyone's limit. */
+static void
+test_limit_many_users (void)
+{
+  int64_t t0 = 5000000;
+  char name[SC_USERNAME_MAX + 1];
+  int i;
+
+  for (i = 0; i < PREKEYS_FETCH_BURST; i++)
+    g_assert_cmpint (prekeys_fetch_check ("spender", t0), ==, 0);
+  for (i = 0; i < 3000; i++)
+    {
+      g_snprintf (name, sizeof name, "user%d", i);
+      g_assert_cmpint (prekeys_fetch_check (name, t0 + 100), ==, 0);
+    }
+  /* user0..user2999 are full again a minute later; spender is not: it
+   * spends each request as soon as it has it. */
+  for (i = 1; i <= 70; i++)
+    {
+      g_assert_cmpint (prekeys_fetch_check ("spender", t0 + 1000 * i), ==, 0);
+      g_assert_cmpint (prekeys_fetch_check ("spender", t0 + 1000 * i), ==,
+                       1000);
+    }
+  for (i = 0; i < 3000; i++)
+    {
+      g_snprintf (name, sizeof name, "late%d", i);
+      g_assert_cmpint (prekeys_fetch_check (name, t0 + 70000), ==, 0);
+    }
+  g_assert_cmpint (prekeys_fetch_check ("spender", t0 + 70000), >, 0);
+  prekeys_handlers_cleanup ();
+  /* After the cleanup, everyone starts with a full bucket. */
+  g_assert_cmpint (prekeys_fetch_check ("spender", t0 + 70000), ==, 0);
+  prekeys_handlers_cleanup ();
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1196,6 +1270,9 @@ main (int argc, char **argv)
   ADD ("/server/prekeys/users-apart", test_users_apart);
   ADD ("/server/prekeys/bad-args", test_bad_args);
 #undef ADD
+  g_test_add_func ("/server/prekeys/limit/burst-and-refill",
+                   test_limit_burst_and_refill);
+  g_test_add_func ("/server/prekeys/limit/many-users", test_limit_many_users);
   for (i = 0; i < G_N_ELEMENTS (corrupt_cases); i++)
     {
       char *path =
