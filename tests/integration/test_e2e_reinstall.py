@@ -1,0 +1,140 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""A reinstalled client (PROTOCOL.md §12.6): alice loses her data folder
+and writes to bob again. Her message starts a fresh X3DH with a new
+identity key; bob is warned that alice's identity key changed and still
+sees the message; bob sends nothing to alice (send fails with status 6,
+interactive /msg is refused) until he accepts the new key; the safety
+number changes."""
+
+import re
+import sys
+
+sys.dont_write_bytecode = True
+import harness  # noqa: E402
+
+A, B = "alice", "bob"
+PASSWORDS = {A: "pw-reinstall-alice", B: "pw-reinstall-bob"}
+
+
+class ReinstallTest(harness.IntegrationTest):
+    def deliver(self, frm, to, text):
+        rx = to.recv(count=1, timeout=30)
+        res = frm.send(to.user, text)
+        self.assertEqual(res.rc, harness.EXIT_OK, res)
+        got = rx.wait_exit()
+        self.assertEqual(got.rc, harness.EXIT_OK, got)
+        self.assertEqual(got.out, "%s: %s\n" % (frm.user, text))
+        for marker in (harness.IDENTITY_CHANGED, harness.UNDECRYPTABLE):
+            self.assertNotIn(marker, got.err + res.err)
+        return got
+
+    def verify(self, cli, peer):
+        res = cli.verify(peer)
+        self.assertEqual(res.rc, harness.EXIT_OK, res)
+        self.assertRegex(res.out, r"\A%s\n\Z" %
+                         harness.SAFETY_NUMBER_RE.pattern, res)
+        return res.out.strip()
+
+    def setup_conversation(self):
+        srv = harness.testing_server(self.scope, PASSWORDS)
+        srv.start()
+        alice = self.cli(srv, A)
+        bob = self.cli(srv, B)
+        self.deliver(alice, bob, "before the reinstall, from alice")
+        self.deliver(bob, alice, "before the reinstall, from bob")
+        return srv, alice, bob
+
+    def identities_to(self, srv, recipient):
+        return [(m["ik_dh"], m["ik_sig"])
+                for to, m in harness.route_dump_messages(srv.route_dump)
+                if to == recipient and m["kind"] == harness.E2E_PREKEY]
+
+    def test_reinstall_scripted(self):
+        srv, alice, bob = self.setup_conversation()
+        number_before = self.verify(bob, A)
+        old_ids = set(self.identities_to(srv, B))
+        self.assertEqual(len(old_ids), 1)
+
+        # A new data folder (same account, same server pin).
+        alice2 = self.cli(srv, A, data_home=self.scope.new_dir("reinstall"))
+        text = "after the reinstall, from alice \u00e9"
+        rx = bob.recv(count=1, timeout=30)
+        res = alice2.send(B, text)
+        self.assertEqual(res.rc, harness.EXIT_OK, res)
+        got = rx.wait_exit()
+        self.assertEqual(got.rc, harness.EXIT_OK, got)
+        self.assertIn("%s: %s\n" % (A, text), got.out)
+        self.assertIn(harness.IDENTITY_CHANGED, got.out + got.err, got)
+        warning = [line for line in (got.out + got.err).splitlines()
+                   if harness.IDENTITY_CHANGED in line]
+        self.assertIn(A, warning[0], got)
+        new_ids = set(self.identities_to(srv, B)) - old_ids
+        self.assertEqual(len(new_ids), 1, "alice's last message carries "
+                         "no new identity key")
+
+        # bob may not send to alice until he accepts her new key: nothing
+        # leaves (the route dump does not grow), status 6, one line.
+        routed = len(harness.read_route_dump(srv.route_dump))
+        rx = alice2.recv(count=1, timeout=30)
+        res = bob.send(A, "must not be sent before accept")
+        self.assertEqual(res.rc, harness.EXIT_NOT_DELIVERED, res)
+        line = self.assertOneLine(res.err)
+        self.assertIn(harness.IDENTITY_CHANGED, line, res)
+        self.assertEqual(res.out, "", res)
+        self.assertEqual(len(harness.read_route_dump(srv.route_dump)), routed,
+                         "bob's client sent something before accept")
+        # Still refused on a second try.
+        res = bob.send(A, "must not be sent before accept either")
+        self.assertEqual(res.rc, harness.EXIT_NOT_DELIVERED, res)
+        self.assertIn(harness.IDENTITY_CHANGED, res.err, res)
+
+        res = bob.accept(A)
+        self.assertEqual(res.rc, harness.EXIT_OK, res)
+        text = "after accept, from bob"
+        res = bob.send(A, text)
+        self.assertEqual(res.rc, harness.EXIT_OK, res)
+        got = rx.wait_exit()
+        self.assertEqual(got.rc, harness.EXIT_OK, got)
+        self.assertEqual(got.out, "%s: %s\n" % (B, text))
+        self.assertNotIn("must not be sent", got.out + got.err)
+
+        # The conversation goes on normally, and both see the same, new
+        # safety number.
+        self.deliver(alice2, bob, "and alice answers")
+        self.deliver(bob, alice2, "and bob again")
+        number_after = self.verify(bob, A)
+        self.assertNotEqual(number_after, number_before)
+        self.assertEqual(self.verify(alice2, B), number_after)
+        srv.stop()
+
+    def test_reinstall_interactive(self):
+        srv, alice, bob = self.setup_conversation()
+        chat = harness.Chat(bob)
+        alice2 = self.cli(srv, A, data_home=self.scope.new_dir("reinstall"))
+        text = "after the reinstall, interactive"
+        res = alice2.send(B, text)
+        self.assertEqual(res.rc, harness.EXIT_OK, res)
+        chat.expect(A, text)
+        chat.p.wait_for(re.escape(harness.IDENTITY_CHANGED))
+
+        routed = len(harness.read_route_dump(srv.route_dump))
+        rx = alice2.recv(count=1, timeout=30)
+        mark = chat.mark()
+        chat.say(A, "must not be sent before /accept")
+        chat.p.wait_for(re.escape(harness.IDENTITY_CHANGED), since=mark)
+        mark = chat.mark()
+        chat.p.command("/accept %s" % A)
+        chat.say(A, "after /accept")
+        got = rx.wait_exit()
+        self.assertEqual(got.rc, harness.EXIT_OK, got)
+        self.assertEqual(got.out, "%s: after /accept\n" % B)
+        dump = harness.read_route_dump(srv.route_dump)
+        self.assertEqual(len(dump), routed + 1,
+                         "bob's client sent the refused message: %r" % dump)
+        res = chat.quit()
+        self.assertNotIn(harness.UNDECRYPTABLE, res.out + res.err)
+        srv.stop()
+
+
+if __name__ == "__main__":
+    harness.main()
