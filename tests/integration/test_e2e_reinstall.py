@@ -8,6 +8,7 @@ number changes."""
 
 import re
 import sys
+import time
 
 sys.dont_write_bytecode = True
 import harness  # noqa: E402
@@ -133,6 +134,43 @@ class ReinstallTest(harness.IntegrationTest):
                          "bob's client sent the refused message: %r" % dump)
         res = chat.quit()
         self.assertNotIn(harness.UNDECRYPTABLE, res.out + res.err)
+        srv.stop()
+
+    def test_reinstall_peer_writes_first(self):
+        """bob writes first, on his session with alice's old install: the
+        new install cannot decrypt it, says so and asks for a new session
+        (RESET, §12.5); bob's next message fetches alice's new bundle and
+        is held back as a changed identity until /accept."""
+        srv, alice, bob = self.setup_conversation()
+        chat = harness.Chat(bob)
+        alice2 = self.cli(srv, A, data_home=self.scope.new_dir("reinstall"))
+        rx = alice2.recv(count=1, timeout=30)
+        routed = len(harness.read_route_dump(srv.route_dump))
+
+        chat.say(A, "to the old install")
+        rx.wait_for(r"%s %s\b" % (re.escape(harness.UNDECRYPTABLE),
+                                  re.escape(B)), stream="err")
+        # The RESET request reaches bob before he writes again.
+        deadline = time.monotonic() + harness.WAIT_TIMEOUT
+        while len(harness.read_route_dump(srv.route_dump)) < routed + 2:
+            self.assertLess(time.monotonic(), deadline,
+                            "no RESET request from alice")
+            time.sleep(0.05)
+
+        mark = chat.mark()
+        chat.say(A, "second try, must be refused")
+        chat.p.wait_for(re.escape(harness.IDENTITY_CHANGED), since=mark)
+        chat.p.command("/accept %s" % A)
+        chat.say(A, "third try, after /accept")
+        got = rx.wait_exit()
+        self.assertEqual(got.rc, harness.EXIT_OK, got)
+        self.assertEqual(got.out, "%s: third try, after /accept\n" % B)
+        chat.quit()
+
+        msgs = harness.route_dump_messages(srv.route_dump)[routed:]
+        self.assertEqual([(to, m["kind"]) for to, m in msgs], [
+            (A, harness.E2E_NORMAL), (B, harness.E2E_RESET),
+            (A, harness.E2E_PREKEY)])
         srv.stop()
 
 
