@@ -2,12 +2,15 @@
 /* securechat-cli. One connection at a time: a non-blocking socket, a
  * poll() loop over it (and standard input in interactive mode), and the
  * sans-I/O session of common/client.c, which gets the bytes, the time and
- * says what to write. Everything the network says is escaped before it
- * reaches the terminal. */
+ * says what to write. Messages are end-to-end encrypted through the
+ * common/e2e.c manager, whose keys and sessions live in a key store under
+ * $XDG_DATA_HOME/securechat/HOST_PORT/USER/. Everything the network says
+ * is escaped before it reaches the terminal. */
 #include "cli.h"
 
 #include <errno.h>
 #include <poll.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -21,8 +24,10 @@
 #include "prompt.h"
 #include "securechat/client.h"
 #include "securechat/crypto.h"
+#include "securechat/e2e.h"
 #include "securechat/error.h"
 #include "securechat/init.h"
+#include "securechat/keystore.h"
 #include "securechat/msg.h"
 #include "text.h"
 
@@ -30,6 +35,8 @@
 #define AGENT PROG "/" SC_VERSION
 /* "/msg NAME TEXT" with the longest name and body. */
 #define INPUT_LINE_MAX (5 + SC_USERNAME_MAX + 1 + SC_BODY_MAX)
+/* Longest text of one message (end-to-end content). */
+#define TEXT_MAX SC_E2E_CONTENT_MAX
 /* How long a bye may take to leave, and how long we then wait for the
  * server to close. */
 #define QUIT_GRACE_MS    2000
@@ -38,6 +45,8 @@
 #define BACKOFF_MAX_MS   30000
 #define SECONDS_MAX      1000000 /* for --timeout and --connect-timeout */
 #define COUNT_MAX        1000000000
+#define SEND_RETRIES     10
+#define SEND_RETRY_MS    200
 
 /* ---- command line ---- */
 
@@ -49,6 +58,10 @@ cli_usage (FILE *out)
          "  " PROG " OPTIONS send TO TEXT     send one message, then exit\n"
          "  " PROG " OPTIONS recv [--count N] [--timeout SECONDS]\n"
          "                                         print incoming messages\n"
+         "  " PROG " OPTIONS verify NAME [confirm]\n"
+         "                                         show the safety number with "
+         "NAME\n"
+         "  " PROG " OPTIONS accept NAME      trust NAME's new identity key\n"
          "\n"
          "Options (before the command, in any order; --opt VALUE or "
          "--opt=VALUE):\n"
@@ -86,37 +99,71 @@ cli_usage (FILE *out)
          "differs from\n"
          "the pinned one is refused before the password is sent (exit "
          "status 5).\n"
+         "\n",
+         out);
+  fputs ("End-to-end encryption: messages are encrypted for their recipient "
+         "only; the\n"
+         "server sees who talks to whom, when, and how much, never the text. "
+         "Your\n"
+         "identity key, prekeys, sessions and your contacts' identity keys "
+         "are kept in\n"
+         "$XDG_DATA_HOME/securechat/HOST_PORT/USER/ (by default under\n"
+         "~/.local/share; folders 0700, files 0600). The first run creates "
+         "your identity\n"
+         "key (interactive mode then says \"Generated your identity key\" "
+         "on stderr).\n"
+         "A contact's identity key is trusted on first use; if it later "
+         "changes (a reinstall, or "
+         "someone\n"
+         "in the middle), you are warned (\"NAME's identity key changed\"), "
+         "the contact\n"
+         "is no longer verified, and nothing is sent to NAME until you accept "
+         "the new\n"
+         "key. Compare safety numbers with your contact in person or by phone "
+         "first.\n"
          "\n"
          "Interactive mode prints \"Connected to HOST:PORT (server key "
          "SHA256:...)\" and\n"
-         "who is online (\"Online: NAME, ...\"), then reads commands from "
-         "standard input:\n"
-         "  /msg NAME TEXT   send TEXT to NAME\n"
-         "  /who             list who is online\n"
-         "  /quit            log out and exit (so does the end of input, once "
-         "every\n"
-         "                   message sent has been answered)\n"
-         "  /help            list the commands\n"
+         "who is online (\"Online: NAME, ...\", \"(verified)\" after verified "
+         "contacts),\n"
+         "then reads commands from standard input:\n"
+         "  /msg NAME TEXT        send TEXT to NAME\n"
+         "  /who                  list who is online\n"
+         "  /verify NAME          show the safety number with NAME\n"
+         "  /verify NAME confirm  mark NAME verified (after comparing the "
+         "number)\n"
+         "  /accept NAME          accept NAME's changed identity key\n"
+         "  /quit                 log out and exit (so does the end of input, "
+         "once\n"
+         "                        every message sent has been answered)\n"
+         "  /help                 list the commands\n"
          "Incoming messages print as \"[HH:MM] NAME: TEXT\" (local time), "
          "presence changes\n"
          "as \"* NAME is online\" and \"* NAME went offline\", failed "
          "deliveries as\n"
-         "\"! message to NAME failed: REASON\". A lost connection is retried "
-         "after 1 s,\n"
-         "then 2, 4, ... up to 30 s, with jitter (press Enter to retry at "
-         "once); not\n"
-         "after an authentication failure, a server key mismatch, or when the "
-         "same\n"
-         "user logs in elsewhere.\n"
-         "\n"
-         "send TO TEXT: sends TEXT (one argument, at most 32768 bytes) to TO "
+         "\"! message to NAME failed: REASON\", messages that cannot be "
+         "decrypted as\n"
+         "\"! could not decrypt a message from NAME (REASON)\". A lost "
+         "connection is\n"
+         "retried after 1 s, then 2, 4, ... up to 30 s, with jitter (press "
+         "Enter to\n"
+         "retry at once); not after an authentication failure, a server key "
+         "mismatch,\n"
+         "or when the same user logs in elsewhere.\n"
+         "\n",
+         out);
+  fputs ("send TO TEXT: sends TEXT (one argument, at most 32000 bytes) to TO "
          "and exits\n"
          "with status 0, printing nothing, once the server has delivered it. "
          "Otherwise\n"
          "one line on stderr says why, such as \"message to TO not delivered: "
          "Recipient\n"
          "not online\" (or: no such user, You cannot message yourself), or\n"
-         "\"authentication failed: invalid username or password\".\n"
+         "\"authentication failed: invalid username or password\". When TO's "
+         "identity key\n"
+         "changed, nothing is sent and the line says \"TO's identity key "
+         "changed\" and\n"
+         "how to accept it (status 6).\n"
          "\n"
          "recv: once logged in, prints \"logged in as NAME\" on stderr, then "
          "each incoming\n"
@@ -134,6 +181,23 @@ cli_usage (FILE *out)
          "                     \"timeout: got K of N messages\" (or \"timeout: "
          "got K\n"
          "                     messages\" without --count) on stderr\n"
+         "Messages that cannot be decrypted are not printed; stderr says "
+         "\"could not\n"
+         "decrypt a message from NAME (REASON)\". A contact's changed key "
+         "shows as a\n"
+         "warning on stderr; the message itself is printed.\n"
+         "\n"
+         "verify NAME: prints the safety number with NAME (12 groups of 5 "
+         "digits, the\n"
+         "same on both sides) alone on stdout. NAME's key is fetched from the "
+         "server\n"
+         "when it is not known yet. \"verify NAME confirm\" marks NAME "
+         "verified.\n"
+         "accept NAME: accepts NAME's changed identity key (unverified), so "
+         "that\n"
+         "messages to NAME can be sent again. Neither needs the password "
+         "when NAME\n"
+         "is already known.\n"
          "\n"
          "Errors are one line on stderr, e.g. \"cannot connect to HOST:PORT: "
          "Connection\n"
@@ -147,7 +211,8 @@ cli_usage (FILE *out)
          "server\n"
          "  4  authentication failed or rate limited\n"
          "  5  server key mismatch\n"
-         "  6  message not delivered (send)\n"
+         "  6  message not delivered (send), e.g. the recipient's identity "
+         "key changed\n"
          "  7  timeout (recv)\n",
          out);
 }
@@ -397,6 +462,26 @@ cli_parse_args (
               return -1;
             }
         }
+      else if (strcmp (cmd, "verify") == 0 || strcmp (cmd, "accept") == 0)
+        {
+          bool verify = cmd[0] == 'v';
+
+          if (argc - i < 1 || argc - i > (verify ? 2 : 1) ||
+              (argc - i == 2 && strcmp (argv[i + 1], "confirm") != 0))
+            {
+              snprintf (err, err_len, "usage: %s",
+                        verify ? "verify NAME [confirm]" : "accept NAME");
+              return -1;
+            }
+          o->mode = verify ? CLI_MODE_VERIFY : CLI_MODE_ACCEPT;
+          o->to = argv[i];
+          o->confirm = argc - i == 2;
+          if (sc_username_validate (o->to, strlen (o->to)) < 0)
+            {
+              snprintf (err, err_len, "invalid user name '%s'", o->to);
+              return -1;
+            }
+        }
       else
         {
           snprintf (err, err_len, "unknown command '%s'", cmd);
@@ -488,6 +573,11 @@ struct cli
   sigset_t wait_mask;
   char *ks_path;
   bool ks_warned;
+  /* end-to-end: the key store and the manager, for the whole run */
+  char *data_dir;
+  struct sc_keystore *store;
+  struct sc_e2e *e2e;
+  bool told_generated;
   /* The key accepted for this server in this run: reconnections must see
    * the same one. */
   char pinned[SC_FINGERPRINT_LEN + 1];
@@ -507,8 +597,20 @@ struct cli
   uint32_t retry_after_ms;
   char reason[640];
 
+  /* "Connected"/"logged in" wait until our keys are published, so that
+   * others can start sessions with us once we say we are here. */
+  bool keys_ready;
+  char **early_list; /* the first presence list, until then */
+  size_t early_n;
+  bool have_early_list;
+
   /* send */
   uint64_t send_ref;
+  bool to_online; /* the recipient, as far as presence says */
+  /* A recipient who just logged in may not have published keys yet:
+   * the send is tried again a few times. */
+  int64_t send_retry_at; /* 0: none */
+  unsigned send_retries;
   /* recv */
   uint64_t received;
   /* interactive */
@@ -516,6 +618,8 @@ struct cli
   size_t n_pend;
   size_t cap_pend;
   bool stdin_eof;
+  /* interactive /verify of a user whose key is being fetched */
+  char verify_peer[SC_USERNAME_MAX + 1];
 };
 
 static volatile sig_atomic_t signal_count;
@@ -611,6 +715,63 @@ code_text (const struct sc_msg_error *e, char **freeme)
     return t;
   *freeme = safe_text (e->message, strlen (e->message));
   return *freeme != NULL ? *freeme : "error";
+}
+
+/* "securechat-cli --server S --user U", to tell people what to run. */
+static void
+command_prefix (const struct cli *cli, char *out, size_t n)
+{
+  snprintf (out, n, PROG " --server %s --user %s", cli->opt->server,
+            cli->opt->user);
+}
+
+/* Why a message could not be decrypted, for people. */
+static const char *
+undecryptable_text (int err)
+{
+  switch (err)
+    {
+    case SC_ERR_DUPLICATE:
+      return "already received; a replay";
+    case SC_ERR_NO_SESSION:
+      return "no session with them; they were asked to start a new one";
+    case SC_ERR_NOT_FOUND:
+      return "it uses a key this device no longer has; they were asked to "
+             "start a new session";
+    case SC_ERR_UNSUPPORTED:
+      return "unsupported message format or content";
+    case SC_ERR_DECRYPT:
+    case SC_ERR_TRUNCATED:
+    case SC_ERR_PROTOCOL:
+    case SC_ERR_DH:
+      return "damaged or forged";
+    case SC_ERR_TOO_FAR:
+      return "too many messages missing before it";
+    case SC_ERR_STORAGE:
+      return "cannot save the session state";
+    default:
+      return sc_strerror (err);
+    }
+}
+
+/* Why an end-to-end send failed, for people (not for a changed key). */
+static const char *
+send_failed_text (int err)
+{
+  switch (err)
+    {
+    case SC_ERR_SIGNATURE:
+      return "the server sent keys with a bad signature";
+    case SC_ERR_STORAGE:
+      return "cannot save the session state";
+    case SC_ERR_CLOSED:
+    case SC_ERR_STATE:
+      return "the connection is closing";
+    case SC_ERR_TOO_LARGE:
+      return "too many messages waiting";
+    default:
+      return sc_strerror (err);
+    }
 }
 
 /* ---- server key pinning ---- */
@@ -784,6 +945,104 @@ pending_take (struct cli *cli, uint64_t ref, char to[SC_USERNAME_MAX + 1])
       }
 }
 
+/* The scripted send's one line when TO's identity key changed. */
+static void
+set_changed_reason (struct cli *cli, const char *to)
+{
+  char cmd[NET_KEY_MAX + SC_USERNAME_MAX + 64];
+
+  command_prefix (cli, cmd, sizeof cmd);
+  set_reason (cli,
+              "message to %s not sent: %s's identity key changed; compare "
+              "the safety number (%s verify %s), then run %s accept %s",
+              to, to, cmd, to, cmd, to);
+}
+
+static void
+say_changed (const char *name)
+{
+  say ("! %s's identity key changed — messages to %s are held; compare the "
+       "safety number with /verify %s, then /accept %s",
+       name, name, name, name);
+}
+
+/* The safety number and what to do with it, interactively. */
+static void
+show_safety (struct cli *cli, const char *peer)
+{
+  char sn[SC_SAFETY_NUMBER_TEXT_LEN + 1];
+  struct sc_e2e_contact c;
+  int rc;
+
+  rc = sc_e2e_contact (cli->e2e, peer, &c);
+  if (rc == SC_OK)
+    rc = sc_e2e_safety_number (cli->e2e, peer, sn);
+  if (rc < 0)
+    {
+      say ("! cannot compute the safety number with %s: %s", peer,
+           sc_strerror (rc));
+      return;
+    }
+  say ("Safety number with %s: %s", peer, sn);
+  if (c.changed)
+    say ("This is for %s's NEW identity key. Compare it with %s in person or "
+         "by phone; if it matches, type /accept %s",
+         peer, peer, peer);
+  else if (c.verified)
+    say ("%s is verified.", peer);
+  else
+    say ("Compare it with %s in person or by phone; if it matches, type "
+         "/verify %s confirm",
+         peer, peer);
+}
+
+/* The scripted verify: the number alone on stdout. */
+static void
+verify_print (struct cli *cli)
+{
+  char sn[SC_SAFETY_NUMBER_TEXT_LEN + 1];
+  int rc = sc_e2e_safety_number (cli->e2e, cli->opt->to, sn);
+
+  if (rc < 0)
+    {
+      set_reason (cli, "cannot compute the safety number with %s: %s",
+                  cli->opt->to, sc_strerror (rc));
+      begin_quit (cli, OUT_LOCAL_ERROR);
+      return;
+    }
+  if (printf ("%s\n", sn) < 0 || fflush (stdout) != 0)
+    {
+      set_reason (cli, "cannot write to standard output: %s", strerror (errno));
+      begin_quit (cli, OUT_LOCAL_ERROR);
+      return;
+    }
+  begin_quit (cli, OUT_DONE);
+}
+
+/* The scripted send, at login and when retried. */
+static void
+scripted_send (struct cli *cli)
+{
+  int rc;
+
+  rc = sc_client_send (cli->client, cli->opt->to,
+                       (const uint8_t *) cli->opt->text, cli->opt->text_len,
+                       &cli->send_ref);
+  if (rc == SC_ERR_IDENTITY_CHANGED)
+    {
+      set_changed_reason (cli, cli->opt->to);
+      begin_quit (cli, OUT_UNDELIVERED);
+    }
+  else if (rc < 0)
+    {
+      set_reason (cli, "message to %s not delivered: %s", cli->opt->to,
+                  rc == SC_ERR_TOO_LARGE ? "message too large for this "
+                                           "server"
+                                         : sc_strerror (rc));
+      begin_quit (cli, OUT_UNDELIVERED);
+    }
+}
+
 static void
 on_logged_in (void *ud, const char *user)
 {
@@ -796,35 +1055,31 @@ on_logged_in (void *ud, const char *user)
   switch (cli->opt->mode)
     {
     case CLI_MODE_INTERACTIVE:
-      say ("Connected to %s (server key %s)", cli->opt->key,
-           sc_client_server_fingerprint (cli->client));
-      break;
     case CLI_MODE_RECV:
-      fprintf (stderr, "logged in as %s\n", user);
+    case CLI_MODE_ACCEPT:
+      /* Announced once our keys are published (on_keys_ready). */
+      break;
+    case CLI_MODE_VERIFY:
+      rc = sc_client_fetch_keys (cli->client, cli->opt->to);
+      if (rc == 1)
+        verify_print (cli);
+      else if (rc < 0)
+        {
+          set_reason (cli, "cannot get %s's keys: %s", cli->opt->to,
+                      sc_strerror (rc));
+          begin_quit (cli, OUT_LOCAL_ERROR);
+        }
       break;
     case CLI_MODE_SEND:
-      rc = sc_client_send (cli->client, cli->opt->to,
-                           (const uint8_t *) cli->opt->text, cli->opt->text_len,
-                           &cli->send_ref);
-      if (rc < 0)
-        {
-          set_reason (cli, "message to %s not delivered: %s", cli->opt->to,
-                      rc == SC_ERR_TOO_LARGE ? "message too large for this "
-                                               "server"
-                                             : sc_strerror (rc));
-          begin_quit (cli, OUT_UNDELIVERED);
-        }
+      scripted_send (cli);
       break;
     }
 }
 
+/* "Online: alice, bob (verified)". */
 static void
-on_presence_list (void *ud, const char *const *users, size_t n)
+print_online (struct cli *cli, const char *const *users, size_t n)
 {
-  struct cli *cli = ud;
-
-  if (cli->opt->mode != CLI_MODE_INTERACTIVE)
-    return;
   if (n == 0)
     {
       say ("Online: nobody");
@@ -832,14 +1087,219 @@ on_presence_list (void *ud, const char *const *users, size_t n)
     }
   fputs ("Online: ", stdout);
   for (size_t i = 0; i < n; i++)
-    fprintf (stdout, "%s%s", i > 0 ? ", " : "", users[i]);
+    {
+      struct sc_e2e_contact c;
+      bool verified = sc_e2e_contact (cli->e2e, users[i], &c) == SC_OK &&
+                      c.verified && !c.changed;
+
+      fprintf (stdout, "%s%s%s", i > 0 ? ", " : "", users[i],
+               verified ? " (verified)" : "");
+    }
   say ("%s", "");
+}
+
+static void
+drop_early_list (struct cli *cli)
+{
+  for (size_t i = 0; i < cli->early_n; i++)
+    free (cli->early_list[i]);
+  free (cli->early_list);
+  cli->early_list = NULL;
+  cli->early_n = 0;
+  cli->have_early_list = false;
+}
+
+static void
+on_presence_list (void *ud, const char *const *users, size_t n)
+{
+  struct cli *cli = ud;
+
+  if (cli->opt->mode == CLI_MODE_SEND)
+    {
+      cli->to_online = false;
+      for (size_t i = 0; i < n; i++)
+        if (strcmp (users[i], cli->opt->to) == 0)
+          cli->to_online = true;
+    }
+  if (cli->opt->mode != CLI_MODE_INTERACTIVE)
+    return;
+  if (cli->keys_ready)
+    {
+      print_online (cli, users, n);
+      return;
+    }
+  /* Kept until "Connected" can be said. */
+  drop_early_list (cli);
+  cli->have_early_list = true;
+  if (n == 0)
+    return;
+  cli->early_list = calloc (n, sizeof *cli->early_list);
+  if (cli->early_list == NULL)
+    return;
+  for (size_t i = 0; i < n; i++)
+    {
+      cli->early_list[i] = strdup (users[i]);
+      if (cli->early_list[i] == NULL)
+        break;
+      cli->early_n++;
+    }
+}
+
+static void
+on_keys_ready (void *ud, int err)
+{
+  struct cli *cli = ud;
+
+  cli->keys_ready = true;
+  switch (cli->opt->mode)
+    {
+    case CLI_MODE_INTERACTIVE:
+      say ("Connected to %s (server key %s)", cli->opt->key,
+           sc_client_server_fingerprint (cli->client));
+      if (sc_e2e_identity_created (cli->e2e) && !cli->told_generated)
+        {
+          /* Scripted modes keep stderr to their one line. */
+          fprintf (stderr, "Generated your identity key\n");
+          cli->told_generated = true;
+        }
+      if (err < 0)
+        say ("! could not publish your keys (%s): others may be unable to "
+             "start a conversation with you",
+             sc_strerror (err));
+      if (cli->have_early_list)
+        print_online (cli, (const char *const *) cli->early_list, cli->early_n);
+      drop_early_list (cli);
+      break;
+    case CLI_MODE_RECV:
+      if (err < 0)
+        fprintf (stderr,
+                 "warning: could not publish your keys (%s): others may be "
+                 "unable to start a conversation with you\n",
+                 sc_strerror (err));
+      fprintf (stderr, "logged in as %s\n", cli->opt->user);
+      break;
+    case CLI_MODE_SEND:
+    case CLI_MODE_VERIFY:
+    case CLI_MODE_ACCEPT:
+      break;
+    }
+}
+
+static void
+on_identity_changed (void *ud, const char *peer)
+{
+  struct cli *cli = ud;
+  char cmd[NET_KEY_MAX + SC_USERNAME_MAX + 64];
+
+  switch (cli->opt->mode)
+    {
+    case CLI_MODE_INTERACTIVE:
+      say_changed (peer);
+      break;
+    case CLI_MODE_RECV:
+      command_prefix (cli, cmd, sizeof cmd);
+      fprintf (stderr,
+               "warning: %s's identity key changed; messages to %s are held "
+               "until you accept it: compare the safety number (%s verify "
+               "%s), then run %s accept %s\n",
+               peer, peer, cmd, peer, cmd, peer);
+      break;
+    case CLI_MODE_SEND:
+    case CLI_MODE_VERIFY:
+    case CLI_MODE_ACCEPT:
+      /* The send or the verification that needed the key says it. */
+      break;
+    }
+}
+
+static void
+on_undecryptable (void *ud, uint64_t id, const char *from, int64_t ts, int err)
+{
+  struct cli *cli = ud;
+
+  if (cli->opt->mode == CLI_MODE_INTERACTIVE)
+    say ("! could not decrypt a message from %s (%s)", from,
+         undecryptable_text (err));
+  else if (cli->opt->mode == CLI_MODE_RECV)
+    fprintf (stderr, "could not decrypt a message from %s (%s)\n", from,
+             undecryptable_text (err));
+}
+
+static void
+on_send_failed (void *ud, uint64_t ref, const char *to, int err)
+{
+  struct cli *cli = ud;
+  char name[SC_USERNAME_MAX + 1];
+
+  if (cli->opt->mode == CLI_MODE_SEND)
+    {
+      if (ref != cli->send_ref)
+        return;
+      if (err == SC_ERR_IDENTITY_CHANGED)
+        set_changed_reason (cli, to);
+      else
+        set_reason (cli, "message to %s not delivered: %s", to,
+                    send_failed_text (err));
+      begin_quit (cli, OUT_UNDELIVERED);
+      return;
+    }
+  if (cli->opt->mode != CLI_MODE_INTERACTIVE)
+    return;
+  pending_take (cli, ref, name);
+  if (err == SC_ERR_IDENTITY_CHANGED)
+    say ("! message to %s not sent: %s's identity key changed (compare the "
+         "safety number with /verify %s, then /accept %s)",
+         to, to, to, to);
+  else
+    say ("! message to %s not sent: %s", to, send_failed_text (err));
+}
+
+static void
+on_session_ready (void *ud,
+                  const char *peer,
+                  int err,
+                  const struct sc_msg_error *e)
+{
+  struct cli *cli = ud;
+  char *freeme = NULL;
+  const char *why;
+
+  if (cli->opt->mode == CLI_MODE_VERIFY)
+    {
+      if (strcmp (peer, cli->opt->to) != 0)
+        return;
+      if (err == SC_OK)
+        {
+          verify_print (cli);
+          return;
+        }
+      why = e != NULL ? code_text (e, &freeme) : sc_strerror (err);
+      set_reason (cli, "cannot get %s's keys: %s", peer, why);
+      free (freeme);
+      begin_quit (cli, OUT_LOCAL_ERROR);
+      return;
+    }
+  if (cli->opt->mode != CLI_MODE_INTERACTIVE ||
+      strcmp (peer, cli->verify_peer) != 0)
+    return;
+  cli->verify_peer[0] = '\0';
+  if (err == SC_OK)
+    show_safety (cli, peer);
+  else if (err != SC_ERR_IDENTITY_CHANGED)
+    {
+      why = e != NULL ? code_text (e, &freeme) : sc_strerror (err);
+      say ("! cannot get %s's keys: %s", peer, why);
+      free (freeme);
+    }
 }
 
 static void
 on_presence (void *ud, const char *user, bool online)
 {
   struct cli *cli = ud;
+
+  if (cli->opt->mode == CLI_MODE_SEND && strcmp (user, cli->opt->to) == 0)
+    cli->to_online = online;
 
   if (cli->opt->mode != CLI_MODE_INTERACTIVE)
     return;
@@ -928,6 +1388,21 @@ on_error (void *ud, const struct sc_msg_error *e)
     {
       if (cli->opt->mode == CLI_MODE_SEND && e->ref == cli->send_ref)
         {
+          /* No keys is what an offline user who never logged in shows;
+           * say first what matters more. Online without keys: they are
+           * publishing them right now, most likely. */
+          if (e->code == SC_CODE_NO_PREKEYS && cli->to_online &&
+              cli->send_retries < SEND_RETRIES)
+            {
+              cli->send_retries++;
+              cli->send_retry_at = net_now_ms () + SEND_RETRY_MS;
+              free (freeme);
+              return;
+            }
+          if (e->code == SC_CODE_NO_PREKEYS && !cli->to_online)
+            text = sc_code_text (SC_CODE_RECIPIENT_OFFLINE);
+          else if (e->code == SC_CODE_NO_PREKEYS)
+            text = "they have not published their encryption keys";
           set_reason (cli, "message to %s not delivered: %s", cli->opt->to,
                       text);
           begin_quit (cli, OUT_UNDELIVERED);
@@ -1028,6 +1503,11 @@ static const struct sc_client_callbacks cli_callbacks = {
   .sent = on_sent,
   .error = on_error,
   .closed = on_closed,
+  .keys_ready = on_keys_ready,
+  .identity_changed = on_identity_changed,
+  .undecryptable = on_undecryptable,
+  .send_failed = on_send_failed,
+  .session_ready = on_session_ready,
 };
 
 /* ---- interactive commands ---- */
@@ -1036,10 +1516,13 @@ static void
 interactive_help (void)
 {
   say ("Commands:\n"
-       "  /msg NAME TEXT  send TEXT to NAME\n"
-       "  /who            list who is online\n"
-       "  /quit           log out and exit\n"
-       "  /help           show this list");
+       "  /msg NAME TEXT        send TEXT to NAME\n"
+       "  /who                  list who is online\n"
+       "  /verify NAME          show the safety number with NAME\n"
+       "  /verify NAME confirm  mark NAME verified (after comparing it)\n"
+       "  /accept NAME          accept NAME's changed identity key\n"
+       "  /quit                 log out and exit\n"
+       "  /help                 show this list");
 }
 
 static void
@@ -1072,14 +1555,18 @@ command_msg (struct cli *cli, const char *args)
     }
   memcpy (to, name, name_len);
   to[name_len] = '\0';
-  if (strlen (text) > SC_BODY_MAX)
+  if (strlen (text) > TEXT_MAX)
     {
-      say ("! message too long (at most %d bytes)", SC_BODY_MAX);
+      say ("! message too long (at most %d bytes)", TEXT_MAX);
       return;
     }
   rc = sc_client_send (cli->client, to, (const uint8_t *) text, strlen (text),
                        &ref);
-  if (rc == SC_ERR_TOO_LARGE)
+  if (rc == SC_ERR_IDENTITY_CHANGED)
+    say ("! message to %s not sent: %s's identity key changed (compare the "
+         "safety number with /verify %s, then /accept %s)",
+         to, to, to, to);
+  else if (rc == SC_ERR_TOO_LARGE)
     say ("! message to %s not sent: too large for this server, or too many "
          "messages waiting",
          to);
@@ -1087,6 +1574,145 @@ command_msg (struct cli *cli, const char *args)
     say ("! message to %s not sent: %s", to, sc_strerror (rc));
   else
     pending_add (cli, ref, to);
+}
+
+/* "NAME" or "NAME confirm" (when allowed): 0, or -1 after a usage
+ * line. */
+static int
+parse_name_arg (const char *args,
+                const char *usage,
+                bool allow_confirm,
+                char name[SC_USERNAME_MAX + 1],
+                bool *confirm)
+{
+  const char *end;
+  size_t len;
+
+  while (*args == ' ')
+    args++;
+  end = strchr (args, ' ');
+  len = end != NULL ? (size_t) (end - args) : strlen (args);
+  *confirm = false;
+  if (end != NULL)
+    {
+      const char *rest = end;
+
+      while (*rest == ' ')
+        rest++;
+      if (allow_confirm && strcmp (rest, "confirm") == 0)
+        *confirm = true;
+      else if (*rest != '\0')
+        len = 0;
+    }
+  if (len == 0)
+    {
+      say ("usage: %s", usage);
+      return -1;
+    }
+  if (len > SC_USERNAME_MAX || sc_username_validate (args, len) < 0)
+    {
+      char *safe = safe_text (args, len);
+
+      say ("! invalid user name '%s'", safe);
+      free (safe);
+      return -1;
+    }
+  memcpy (name, args, len);
+  name[len] = '\0';
+  return 0;
+}
+
+static void
+command_verify (struct cli *cli, const char *args)
+{
+  char name[SC_USERNAME_MAX + 1];
+  struct sc_e2e_contact c;
+  bool confirm = false;
+  int rc;
+
+  if (parse_name_arg (args, "/verify NAME [confirm]", true, name, &confirm) < 0)
+    return;
+  if (strcmp (name, cli->opt->user) == 0)
+    {
+      say ("! %s is you", name);
+      return;
+    }
+  rc = sc_e2e_contact (cli->e2e, name, &c);
+  if (rc == SC_ERR_NOT_FOUND && !confirm)
+    {
+      /* Not met yet: fetch the key the server has for them. */
+      rc = sc_client_fetch_keys (cli->client, name);
+      if (rc == 0)
+        {
+          memcpy (cli->verify_peer, name, sizeof cli->verify_peer);
+          say ("Fetching %s's keys...", name);
+        }
+      else if (rc == 1)
+        show_safety (cli, name);
+      else
+        say ("! cannot get %s's keys: %s", name, sc_strerror (rc));
+      return;
+    }
+  if (rc == SC_ERR_NOT_FOUND)
+    {
+      say ("! no key known for %s yet; type /verify %s first", name, name);
+      return;
+    }
+  if (rc < 0)
+    {
+      say ("! cannot read %s's key: %s", name, sc_strerror (rc));
+      return;
+    }
+  if (!confirm)
+    {
+      show_safety (cli, name);
+      return;
+    }
+  rc = sc_e2e_set_verified (cli->e2e, name, true);
+  if (rc == SC_ERR_IDENTITY_CHANGED)
+    say ("! %s's identity key changed: compare the safety number, /accept "
+         "%s, then /verify %s confirm",
+         name, name, name);
+  else if (rc < 0)
+    say ("! cannot mark %s verified: %s", name, sc_strerror (rc));
+  else
+    say ("%s is now marked verified.", name);
+}
+
+static void
+command_accept (struct cli *cli, const char *args)
+{
+  char name[SC_USERNAME_MAX + 1];
+  struct sc_e2e_contact c;
+  bool confirm = false;
+  int rc;
+
+  if (parse_name_arg (args, "/accept NAME", false, name, &confirm) < 0)
+    return;
+  if (strcmp (name, cli->opt->user) == 0)
+    {
+      say ("! %s is you", name);
+      return;
+    }
+  rc = sc_e2e_contact (cli->e2e, name, &c);
+  if (rc == SC_ERR_NOT_FOUND)
+    {
+      say ("! no key known for %s", name);
+      return;
+    }
+  if (rc == SC_OK && !c.changed)
+    {
+      say ("%s's identity key has not changed; nothing to accept.", name);
+      return;
+    }
+  if (rc == SC_OK)
+    rc = sc_e2e_accept_identity (cli->e2e, name);
+  if (rc < 0)
+    say ("! cannot accept %s's key: %s", name, sc_strerror (rc));
+  else
+    say ("Accepted %s's new identity key. It is not verified: compare the "
+         "safety number with /verify %s.",
+         name, name);
 }
 
 static void
@@ -1120,6 +1746,10 @@ handle_command (struct cli *cli, const char *line, size_t len)
       if (rc < 0)
         say ("! cannot ask who is online: %s", sc_strerror (rc));
     }
+  else if (IS ("verify"))
+    command_verify (cli, args);
+  else if (IS ("accept"))
+    command_accept (cli, args);
   else if (IS ("quit"))
     begin_quit (cli, OUT_DONE);
   else if (IS ("help"))
@@ -1365,6 +1995,14 @@ connection_loop (struct cli *cli, int64_t login_deadline)
           continue;
         }
 
+      if (cli->send_retry_at > 0 && now >= cli->send_retry_at &&
+          !cli->want_quit)
+        {
+          cli->send_retry_at = 0;
+          scripted_send (cli);
+          continue;
+        }
+
       next = sc_client_tick (cli->client, now);
       if (cli->outcome != OUT_NONE)
         return;
@@ -1384,6 +2022,8 @@ connection_loop (struct cli *cli, int64_t login_deadline)
         next = min64 (next, cli->mode_deadline);
       if (cli->quitting)
         next = min64 (next, cli->quit_deadline);
+      if (cli->send_retry_at > 0 && !cli->want_quit)
+        next = min64 (next, cli->send_retry_at);
       if (next == SC_CLIENT_NO_DEADLINE)
         next = now + 3600 * 1000;
       if (next < now)
@@ -1432,6 +2072,7 @@ run_connection (struct cli *cli)
     .user = cli->opt->user,
     .password = cli->password,
     .agent = AGENT,
+    .e2e = cli->e2e,
   };
   int64_t now = net_now_ms ();
   int64_t deadline = now + cli->opt->connect_timeout_ms;
@@ -1447,6 +2088,10 @@ run_connection (struct cli *cli)
   cli->quit_outcome = OUT_NONE;
   cli->retry_after_ms = 0;
   cli->reason[0] = '\0';
+  cli->keys_ready = false;
+  drop_early_list (cli);
+  cli->verify_peer[0] = '\0';
+  cli->send_retry_at = 0;
 
   if (cli->mode_deadline > 0)
     deadline = min64 (deadline, cli->mode_deadline);
@@ -1792,6 +2437,198 @@ install_signals (struct cli *cli)
     sigdelset (&cli->wait_mask, handled_signals[i]);
 }
 
+/* $XDG_DATA_HOME/securechat/HOST_PORT/USER (malloc'd), with HOST:PORT
+ * made a folder name: [a-z0-9.-] kept (capitals lowered), anything else
+ * '_'. NULL when there is no home to put it in. */
+static char *
+data_dir_path (const struct cli_options *o)
+{
+  const char *xdg = getenv ("XDG_DATA_HOME");
+  const char *home = getenv ("HOME");
+  char server[NET_KEY_MAX + 2];
+  size_t n = 0;
+  char *path = NULL;
+  int rc;
+
+  for (const char *p = o->key; *p != '\0' && n < NET_KEY_MAX; p++)
+    {
+      char ch = *p;
+
+      if (ch >= 'A' && ch <= 'Z')
+        ch = (char) (ch - 'A' + 'a');
+      if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '-' ||
+            (ch == '.' && n > 0)))
+        ch = '_';
+      server[n++] = ch;
+    }
+  server[n] = '\0';
+
+  if (xdg != NULL && xdg[0] == '/')
+    rc = asprintf (&path, "%s/securechat/%s/%s", xdg, server, o->user);
+  else
+    {
+      if (home == NULL || home[0] == '\0')
+        {
+          struct passwd *pw = getpwuid (getuid ());
+
+          home = pw != NULL ? pw->pw_dir : NULL;
+        }
+      if (home == NULL || home[0] == '\0')
+        return NULL;
+      rc = asprintf (&path, "%s/.local/share/securechat/%s/%s", home, server,
+                     o->user);
+    }
+  return rc < 0 ? NULL : path;
+}
+
+/* Opens the key store and the end-to-end manager for this account. */
+static int
+open_e2e (struct cli *cli)
+{
+  int rc;
+
+  cli->data_dir = data_dir_path (cli->opt);
+  if (cli->data_dir == NULL)
+    {
+      fprintf (stderr, "cannot locate the data folder for your keys (set "
+                       "HOME or XDG_DATA_HOME)\n");
+      return -1;
+    }
+  rc = sc_keystore_open (cli->data_dir, &cli->store);
+  if (rc < 0)
+    {
+      int e = errno;
+
+      if (rc == SC_ERR_STORAGE && e == EPERM)
+        fprintf (stderr,
+                 "cannot use the key folder %s: other users can access it "
+                 "(chmod 700 it)\n",
+                 cli->data_dir);
+      else if (rc == SC_ERR_STORAGE)
+        fprintf (stderr, "cannot open the key folder %s: %s\n", cli->data_dir,
+                 strerror (e));
+      else
+        fprintf (stderr, "cannot open the key folder %s: %s\n", cli->data_dir,
+                 sc_strerror (rc));
+      return -1;
+    }
+  rc = sc_e2e_open (sc_keystore_storage (cli->store), cli->opt->key,
+                    cli->opt->user, &cli->e2e);
+  if (rc == SC_ERR_STATE)
+    {
+      fprintf (stderr, "the key folder %s belongs to another account\n",
+               cli->data_dir);
+      return -1;
+    }
+  if (rc < 0)
+    {
+      const char *why = sc_keystore_last_error (cli->store);
+
+      fprintf (stderr, "cannot read your keys in %s: %s\n", cli->data_dir,
+               why[0] != '\0' ? why : sc_strerror (rc));
+      return -1;
+    }
+  return 0;
+}
+
+/* verify and accept when no connection is needed: the exit status, or -1
+ * when the server must be asked (verify of a user not known yet). */
+static int
+run_offline (struct cli *cli)
+{
+  const char *name = cli->opt->to;
+  char cmd[NET_KEY_MAX + SC_USERNAME_MAX + 64];
+  struct sc_e2e_contact c;
+  int rc;
+
+  command_prefix (cli, cmd, sizeof cmd);
+  if (strcmp (name, cli->opt->user) == 0)
+    {
+      fprintf (stderr, "%s is you\n", name);
+      return CLI_EXIT_FAILURE;
+    }
+  rc = sc_e2e_contact (cli->e2e, name, &c);
+  if (rc == SC_ERR_NOT_FOUND)
+    {
+      if (cli->opt->mode == CLI_MODE_VERIFY && !cli->opt->confirm)
+        return -1;
+      fprintf (stderr, "no key known for %s%s\n", name,
+               cli->opt->mode == CLI_MODE_VERIFY
+                   ? " (run verify NAME without confirm first)"
+                   : "");
+      return CLI_EXIT_FAILURE;
+    }
+  if (rc < 0)
+    {
+      fprintf (stderr, "cannot read %s's key: %s\n", name, sc_strerror (rc));
+      return CLI_EXIT_FAILURE;
+    }
+
+  if (cli->opt->mode == CLI_MODE_ACCEPT)
+    {
+      if (!c.changed)
+        {
+          fprintf (stderr,
+                   "%s's identity key has not changed; nothing to "
+                   "accept\n",
+                   name);
+          return CLI_EXIT_OK;
+        }
+      rc = sc_e2e_accept_identity (cli->e2e, name);
+      if (rc < 0)
+        {
+          fprintf (stderr, "cannot accept %s's key: %s\n", name,
+                   sc_strerror (rc));
+          return CLI_EXIT_FAILURE;
+        }
+      fprintf (stderr,
+               "accepted %s's new identity key; it is not verified (compare "
+               "the safety number: %s verify %s)\n",
+               name, cmd, name);
+      return CLI_EXIT_OK;
+    }
+
+  if (cli->opt->confirm)
+    {
+      rc = sc_e2e_set_verified (cli->e2e, name, true);
+      if (rc == SC_ERR_IDENTITY_CHANGED)
+        {
+          fprintf (stderr,
+                   "%s's identity key changed; compare the safety number, "
+                   "then run %s accept %s first\n",
+                   name, cmd, name);
+          return CLI_EXIT_FAILURE;
+        }
+      if (rc < 0)
+        {
+          fprintf (stderr, "cannot mark %s verified: %s\n", name,
+                   sc_strerror (rc));
+          return CLI_EXIT_FAILURE;
+        }
+      fprintf (stderr, "%s is now marked verified\n", name);
+      return CLI_EXIT_OK;
+    }
+  {
+    char sn[SC_SAFETY_NUMBER_TEXT_LEN + 1];
+
+    rc = sc_e2e_safety_number (cli->e2e, name, sn);
+    if (rc < 0)
+      {
+        fprintf (stderr, "cannot compute the safety number with %s: %s\n", name,
+                 sc_strerror (rc));
+        return CLI_EXIT_FAILURE;
+      }
+    if (printf ("%s\n", sn) < 0 || fflush (stdout) != 0)
+      return CLI_EXIT_FAILURE;
+  }
+  if (c.changed)
+    fprintf (stderr,
+             "this is the number for %s's NEW identity key; if it matches, "
+             "run %s accept %s\n",
+             name, cmd, name);
+  return CLI_EXIT_OK;
+}
+
 /* Ends the process the way the signal would have. */
 static void
 die_by_signal (int sig)
@@ -1832,6 +2669,14 @@ cli_main (int argc, char **argv)
       return fflush (stdout) == 0 ? CLI_EXIT_OK : CLI_EXIT_FAILURE;
     }
 
+  if (opt.mode == CLI_MODE_SEND && opt.text_len > TEXT_MAX)
+    {
+      fprintf (stderr,
+               PROG ": TEXT is too long (at most %d bytes)\nTry '" PROG
+                    " --help' for more information.\n",
+               TEXT_MAX);
+      return CLI_EXIT_USAGE;
+    }
   if (sc_init () < 0)
     {
       fprintf (stderr, "cannot initialise the crypto libraries\n");
@@ -1858,7 +2703,14 @@ cli_main (int argc, char **argv)
   if (opt.timeout_ms > 0)
     cli->mode_deadline = net_now_ms () + opt.timeout_ms;
 
-  if (read_password (cli) < 0)
+  status = -1;
+  if (open_e2e (cli) < 0)
+    status = CLI_EXIT_FAILURE;
+  else if (opt.mode == CLI_MODE_VERIFY || opt.mode == CLI_MODE_ACCEPT)
+    status = run_offline (cli);
+  if (status >= 0)
+    ; /* done without the server */
+  else if (read_password (cli) < 0)
     status = CLI_EXIT_FAILURE;
   else
     {
@@ -1873,6 +2725,10 @@ cli_main (int argc, char **argv)
   lines_free (cli->in);
   free (cli->ks_path);
   free (cli->pend);
+  drop_early_list (cli);
+  sc_e2e_free (cli->e2e);
+  sc_keystore_free (cli->store);
+  free (cli->data_dir);
   free (cli);
   fflush (stdout);
   if (status < 0)

@@ -29,6 +29,8 @@ enum cli_mode
   CLI_MODE_INTERACTIVE,
   CLI_MODE_SEND,
   CLI_MODE_RECV,
+  CLI_MODE_VERIFY, /* verify NAME [confirm]: the safety number */
+  CLI_MODE_ACCEPT, /* accept NAME: trust a changed identity key */
 };
 
 #define CLI_DEFAULT_CONNECT_TIMEOUT_MS 10000
@@ -46,7 +48,8 @@ struct cli_options
   char fingerprint[SC_FINGERPRINT_LEN + 1]; /* "" unless --fingerprint */
   int64_t connect_timeout_ms;
   enum cli_mode mode;
-  const char *to;   /* send */
+  const char *to;   /* send; verify and accept: NAME */
+  bool confirm;     /* verify NAME confirm */
   const char *text; /* send */
   size_t text_len;
   uint64_t count;     /* recv; 0: no limit */
