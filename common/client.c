@@ -864,7 +864,13 @@ handle_bundle (struct sc_client *c, const struct sc_msg_bundle *b)
                    "the server sent the bundle of another user");
     }
 
-  rc = sc_e2e_start_session (c->e2e, f.peer, b, c->now_ms);
+  /* A message from the peer may have started a session meanwhile: it
+   * is used rather than replaced. */
+  rc = sc_e2e_has_session (c->e2e, f.peer);
+  if (rc == 0)
+    rc = sc_e2e_start_session (c->e2e, f.peer, b, c->now_ms);
+  else if (rc == 1)
+    rc = SC_OK;
   if (rc == SC_ERR_IDENTITY_CHANGED && c->cb.identity_changed != NULL)
     c->cb.identity_changed (c->ud, f.peer);
   for (size_t i = 0; i < f.n && ret == SC_OK; i++)

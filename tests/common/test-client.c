@@ -1197,6 +1197,8 @@ struct peer
   size_t next_opk;
   int uploads;
   bool stingy; /* always says no one-time prekeys are left */
+  bool defer;  /* holds back bundle requests (served by serve_deferred) */
+  struct sc_msg deferred;
 };
 
 struct world
@@ -1454,6 +1456,12 @@ serve (struct world *w, struct peer *p, struct sc_msg *m)
       server_send (p->srv, &r);
       break;
     case SC_MSG_BUNDLE_REQUEST:
+      if (p->defer)
+        {
+          g_assert_cmpint (p->deferred.type, !=, SC_MSG_BUNDLE_REQUEST);
+          p->deferred = *m;
+          break;
+        }
       q = world_find (w, m->u.bundle_request.user);
       if (q == NULL)
         server_error_ref (p->srv, SC_CODE_UNKNOWN_USER, m->u.bundle_request.id);
@@ -1516,6 +1524,16 @@ serve (struct world *w, struct peer *p, struct sc_msg *m)
     default:
       break;
     }
+}
+
+/* Answers the bundle request p's server held back. */
+static void
+serve_deferred (struct world *w, struct peer *p)
+{
+  g_assert_cmpint (p->deferred.type, ==, SC_MSG_BUNDLE_REQUEST);
+  p->defer = false;
+  serve (w, p, &p->deferred);
+  memset (&p->deferred, 0, sizeof p->deferred);
 }
 
 /* Moves bytes both ways until nobody has anything to say. */
@@ -1947,6 +1965,41 @@ test_e2e_unrequested_bundle (void)
   world_clear (&w);
 }
 
+/* Bob's bundle request for Alice is still out when Alice's first
+ * message starts a session: Bob's waiting text goes on that session
+ * rather than on a second X3DH. */
+static void
+test_e2e_session_meanwhile (void)
+{
+  struct world w;
+  struct peer *a, *b;
+
+  world_init (&w);
+  a = &w.p[0];
+  b = &w.p[1];
+  b->defer = true;
+  say (b, "alice", "from bob");
+  world_run (&w);
+  say (a, "bob", "from alice");
+  world_run (&w);
+  g_assert_cmpstr (b->log->str, ==, "msg:alice:from alice;");
+  serve_deferred (&w, b);
+  world_run (&w);
+  g_assert_nonnull (strstr (a->log->str, "msg:bob:from bob;"));
+  g_assert_cmpuint (w.bodies->len, ==, 2);
+  for (guint i = 0; i < 2; i++)
+    {
+      gsize len = 0;
+      guchar *raw = g_base64_decode (g_ptr_array_index (w.bodies, i), &len);
+
+      g_assert_cmpuint (len, >, 2);
+      g_assert_cmpuint (raw[1], ==,
+                        i == 0 ? SC_E2E_KIND_PREKEY : SC_E2E_KIND_NORMAL);
+      g_free (raw);
+    }
+  world_clear (&w);
+}
+
 /* Without an end-to-end manager a prekey status is ignored and bodies
  * are passed through as before. */
 static void
@@ -2003,6 +2056,8 @@ main (int argc, char **argv)
                    test_e2e_identity_changed);
   g_test_add_func ("/common/client/e2e/peer-changed", test_e2e_peer_changed);
   g_test_add_func ("/common/client/e2e/undecryptable", test_e2e_undecryptable);
+  g_test_add_func ("/common/client/e2e/session-meanwhile",
+                   test_e2e_session_meanwhile);
   g_test_add_func ("/common/client/e2e/upload-bounded",
                    test_e2e_upload_bounded);
   g_test_add_func ("/common/client/e2e/unrequested-bundle",
