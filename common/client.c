@@ -96,6 +96,11 @@ struct sc_client
   size_t n_resets;
   bool keys_reported;
   unsigned uploads; /* uploads in a row still answered "more" */
+  /* The server's last prekey status, checked again now and then so that
+   * the signed prekey rotates on a long connection too. */
+  struct sc_msg_prekey_status status;
+  bool have_status;
+  int64_t status_checked_ms;
 };
 
 static void
@@ -781,6 +786,10 @@ handle_prekey_status (struct sc_client *c,
 
   if (c->e2e == NULL || c->quitting)
     return SC_OK;
+  if (st != &c->status)
+    c->status = *st;
+  c->have_status = true;
+  c->status_checked_ms = c->now_ms;
   rc = sc_e2e_prekeys_needed (c->e2e, st, c->now_ms, &up, &needed);
   if (rc < 0)
     {
@@ -1418,10 +1427,20 @@ sc_client_tick (struct sc_client *c, int64_t now_ms)
         }
     }
 
+  /* A rotation that fell due since the last status. */
+  if (c->have_status && c->uploads == 0 &&
+      now_ms - c->status_checked_ms >= SC_CLIENT_E2E_CHECK_MS)
+    {
+      if (handle_prekey_status (c, &c->status) < 0)
+        return SC_CLIENT_NO_DEADLINE;
+    }
+
   if (c->awaiting)
     next = c->awaiting_since + third;
   if (!c->ping_outstanding && c->last_send_ms + third < next)
     next = c->last_send_ms + third;
+  if (c->have_status && c->status_checked_ms + SC_CLIENT_E2E_CHECK_MS < next)
+    next = c->status_checked_ms + SC_CLIENT_E2E_CHECK_MS;
   return next;
 }
 

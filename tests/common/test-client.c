@@ -2000,6 +2000,40 @@ test_e2e_session_meanwhile (void)
   world_clear (&w);
 }
 
+/* On a long connection the signed prekey still rotates: the tick checks
+ * the last status again every hour. */
+static void
+test_e2e_rotation_on_tick (void)
+{
+  struct world w;
+  struct peer *a, *b;
+  uint32_t spk;
+  int64_t next;
+
+  world_init (&w);
+  a = &w.p[0];
+  b = &w.p[1];
+  spk = a->upload.u.prekeys_upload.spk_id;
+  next = sc_client_tick (a->c, w.now);
+  g_assert_cmpint (next, <=, w.now + SC_CLIENT_E2E_CHECK_MS);
+  /* Within the week: nothing to publish. */
+  w.now += SC_CLIENT_E2E_CHECK_MS;
+  sc_client_tick (a->c, w.now);
+  world_run (&w);
+  g_assert_cmpint (a->uploads, ==, 1);
+  w.now += 7 * 24 * 3600 * 1000LL;
+  sc_client_tick (a->c, w.now);
+  world_run (&w);
+  g_assert_cmpint (a->uploads, ==, 2);
+  g_assert_cmpuint (a->upload.u.prekeys_upload.spk_id, !=, spk);
+  g_assert_cmpint (sc_client_state (a->c), ==, SC_CLIENT_READY);
+  /* Bob starts a session on the new key. */
+  say (b, "alice", "after the rotation");
+  world_run (&w);
+  g_assert_nonnull (strstr (a->log->str, "msg:bob:after the rotation;"));
+  world_clear (&w);
+}
+
 /* Without an end-to-end manager a prekey status is ignored and bodies
  * are passed through as before. */
 static void
@@ -2058,6 +2092,8 @@ main (int argc, char **argv)
   g_test_add_func ("/common/client/e2e/undecryptable", test_e2e_undecryptable);
   g_test_add_func ("/common/client/e2e/session-meanwhile",
                    test_e2e_session_meanwhile);
+  g_test_add_func ("/common/client/e2e/rotation-on-tick",
+                   test_e2e_rotation_on_tick);
   g_test_add_func ("/common/client/e2e/upload-bounded",
                    test_e2e_upload_bounded);
   g_test_add_func ("/common/client/e2e/unrequested-bundle",

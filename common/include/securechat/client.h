@@ -36,6 +36,9 @@
  * still asking for more; then the client stops trying on this
  * connection (keys_ready gets SC_ERR_PROTOCOL). */
 #define SC_CLIENT_E2E_UPLOADS_MAX 3
+/* How often sc_client_tick checks, against the server's last prekey
+ * status, whether the signed prekey is due for rotation. */
+#define SC_CLIENT_E2E_CHECK_MS (3600 * 1000)
 
 enum sc_client_state
 {
