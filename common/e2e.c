@@ -635,11 +635,24 @@ load_prekeys (struct sc_e2e *e, struct prekeys *pk)
   pk->opks = calloc (OPK_SLOTS, sizeof *pk->opks);
   if (pk->opks == NULL)
     return SC_ERR_NOMEM;
-  pk->next_spk_id = 1;
-  pk->next_opk_id = 1;
   rc = load (e, "prekeys", &buf, &len);
   if (rc == SC_ERR_NOT_FOUND)
-    return SC_OK;
+    {
+      uint32_t start[2];
+
+      /* Ids start at random (1..2^31), so that a bundle of another
+       * installation of the account names keys this one does not have,
+       * rather than different keys under the same ids. */
+      rc = sc_random (start, sizeof start);
+      if (rc < 0)
+        {
+          prekeys_clear (pk);
+          return rc;
+        }
+      pk->next_spk_id = (start[0] & 0x7fffffffu) + 1;
+      pk->next_opk_id = (start[1] & 0x7fffffffu) + 1;
+      return SC_OK;
+    }
   if (rc < 0)
     {
       prekeys_clear (pk);

@@ -1456,6 +1456,33 @@ test_corrupt_records (void)
   party_clear (&b);
 }
 
+/* Two installations of one account number their prekeys differently,
+ * so a message made from the other one's bundle names keys this one does
+ * not have (and gets a RESET) instead of failing to decrypt. */
+static void
+test_other_installation (void)
+{
+  struct party a1, a2, b;
+  GBytes *m;
+
+  party_init (&a1, "alice", T0);
+  party_init (&a2, "alice", T0);
+  party_init (&b, "bob", T0);
+  g_assert_cmpuint (a1.upload.u.prekeys_upload.spk_id, !=,
+                    a2.upload.u.prekeys_upload.spk_id);
+  g_assert_cmpuint (a1.upload.u.prekeys_upload.opks[0].id, !=,
+                    a2.upload.u.prekeys_upload.opks[0].id);
+  start (&b, &a1, true, T0);
+  m = enc (&b, &a1, "for the old install");
+  g_assert_cmpint (dec_raw (&a2, &b, m, T0, NULL, NULL), ==, SC_ERR_NOT_FOUND);
+  g_assert_cmpuint (dec (&a1, &b, m, "for the old install"), ==,
+                    SC_E2E_NEW_SESSION | SC_E2E_NEW_CONTACT);
+  g_bytes_unref (m);
+  party_clear (&a1);
+  party_clear (&a2);
+  party_clear (&b);
+}
+
 /* Storage without lock callbacks works too (single process). */
 static void
 test_no_lock (void)
@@ -1508,6 +1535,8 @@ main (int argc, char **argv)
   g_test_add_func ("/common/e2e/identity/verified", test_verified);
   g_test_add_func ("/common/e2e/safety-number", test_safety_number);
   g_test_add_func ("/common/e2e/storage/corrupt", test_corrupt_records);
+  g_test_add_func ("/common/e2e/prekeys/other-installation",
+                   test_other_installation);
 
   return g_test_run ();
 }
