@@ -521,7 +521,8 @@ login_done (struct auth_job *job, void *ud)
   memset (&m, 0, sizeof (m));
   m.type = SC_MSG_LOGIN_OK;
   snprintf (m.u.login_ok.user, sizeof (m.u.login_ok.user), "%s", c->user);
-  if (client_send_msg (c, &m) != 0 || route_send_presence_list (srv, c) != 0)
+  if (client_send_msg (c, &m) != 0 || route_send_presence_list (srv, c) != 0 ||
+      prekeys_send_status (srv, c) != 0)
     goto out;
 
   {
