@@ -108,9 +108,27 @@ class ReinstallTest(harness.IntegrationTest):
         self.assertEqual(self.verify(alice2, B), number_after)
         srv.stop()
 
+    def online(self, chat):
+        """The users /who lists, as printed ("alice (verified)" for a
+        verified contact)."""
+        mark = chat.mark()
+        chat.p.command("/who")
+        m = chat.p.wait_for(r"(?m)^Online: (.*)$", stream="out", since=mark)
+        return m.group(1).split(", ")
+
     def test_reinstall_interactive(self):
+        """Also: a verified contact whose key changes is unverified again,
+        and stays so after /accept (§12.6)."""
         srv, alice, bob = self.setup_conversation()
+        res = bob.run("verify", A, "confirm")
+        self.assertEqual(res.rc, harness.EXIT_OK, res)
+        rx = alice.recv(count=1, timeout=30)
         chat = harness.Chat(bob)
+        self.assertIn("%s (verified)" % A, self.online(chat))
+        chat.say(A, "to verified alice")
+        got = rx.wait_exit()
+        self.assertEqual(got.out, "%s: to verified alice\n" % B, got)
+
         alice2 = self.cli(srv, A, data_home=self.scope.new_dir("reinstall"))
         text = "after the reinstall, interactive"
         res = alice2.send(B, text)
@@ -120,10 +138,10 @@ class ReinstallTest(harness.IntegrationTest):
 
         routed = len(harness.read_route_dump(srv.route_dump))
         rx = alice2.recv(count=1, timeout=30)
+        self.assertIn(A, self.online(chat), "alice is no longer verified")
         mark = chat.mark()
         chat.say(A, "must not be sent before /accept")
         chat.p.wait_for(re.escape(harness.IDENTITY_CHANGED), since=mark)
-        mark = chat.mark()
         chat.p.command("/accept %s" % A)
         chat.say(A, "after /accept")
         got = rx.wait_exit()
@@ -132,6 +150,10 @@ class ReinstallTest(harness.IntegrationTest):
         dump = harness.read_route_dump(srv.route_dump)
         self.assertEqual(len(dump), routed + 1,
                          "bob's client sent the refused message: %r" % dump)
+        rx = alice2.recv(count=1, timeout=30)
+        self.assertIn(A, self.online(chat), "accepting a new key verified it")
+        chat.say(A, "alice is online again")
+        rx.wait_exit()
         res = chat.quit()
         self.assertNotIn(harness.UNDECRYPTABLE, res.out + res.err)
         srv.stop()
