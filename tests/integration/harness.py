@@ -1059,8 +1059,9 @@ class RawClient:
 
     # Sessions.
     def login(self, user, password, timeout=WAIT_TIMEOUT):
-        """Handshake, login, login_ok and the whole presence list; returns
-        the sorted list of online users."""
+        """Handshake, login, login_ok, the whole presence list and the
+        prekey_status that follows it (PROTOCOL.md 5.4, 5.13); returns the
+        sorted list of online users."""
         if self.hello is None:
             self.handshake(timeout)
         self.send({"type": "login", "user": user, "password": password})
@@ -1070,7 +1071,9 @@ class RawClient:
             m = self.expect("presence_list", timeout=timeout)
             users += m["users"]
             if not m["more"]:
-                return users
+                break
+        self.expect("prekey_status", timeout=timeout)
+        return users
 
     def ping(self, timeout=WAIT_TIMEOUT):
         """Round trip: proves the connection is still open and in sync."""
