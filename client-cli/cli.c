@@ -396,10 +396,10 @@ cli_parse_args (
               snprintf (err, err_len, "invalid recipient name '%s'", o->to);
               return -1;
             }
-          if (o->text_len > SC_BODY_MAX)
+          if (o->text_len > TEXT_MAX)
             {
               snprintf (err, err_len, "TEXT is too long (at most %d bytes)",
-                        SC_BODY_MAX);
+                        TEXT_MAX);
               return -1;
             }
         }
@@ -2669,14 +2669,6 @@ cli_main (int argc, char **argv)
       return fflush (stdout) == 0 ? CLI_EXIT_OK : CLI_EXIT_FAILURE;
     }
 
-  if (opt.mode == CLI_MODE_SEND && opt.text_len > TEXT_MAX)
-    {
-      fprintf (stderr,
-               PROG ": TEXT is too long (at most %d bytes)\nTry '" PROG
-                    " --help' for more information.\n",
-               TEXT_MAX);
-      return CLI_EXIT_USAGE;
-    }
   if (sc_init () < 0)
     {
       fprintf (stderr, "cannot initialise the crypto libraries\n");

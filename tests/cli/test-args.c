@@ -6,6 +6,7 @@
 
 #include "cli.h"
 #include "net.h"
+#include "securechat/e2e.h"
 #include "securechat/msg.h"
 
 #define FP "SHA256:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU"
@@ -108,15 +109,15 @@ test_send (void)
   bad ("invalid recipient", "--server", "h:1", "--user", "a", "send", "Bob",
        "x", NULL);
   {
-    char *big = g_malloc (SC_BODY_MAX + 2);
+    char *big = g_malloc (SC_E2E_CONTENT_MAX + 2);
 
-    memset (big, 'x', SC_BODY_MAX + 1);
-    big[SC_BODY_MAX + 1] = '\0';
+    memset (big, 'x', SC_E2E_CONTENT_MAX + 1);
+    big[SC_E2E_CONTENT_MAX + 1] = '\0';
     bad ("too long", "--server", "h:1", "--user", "a", "send", "bob", big,
          NULL);
-    big[SC_BODY_MAX] = '\0';
+    big[SC_E2E_CONTENT_MAX] = '\0';
     ok (&o, "--server", "h:1", "--user", "a", "send", "bob", big, NULL);
-    g_assert_cmpuint (o.text_len, ==, SC_BODY_MAX);
+    g_assert_cmpuint (o.text_len, ==, SC_E2E_CONTENT_MAX);
     g_free (big);
   }
 }
