@@ -961,8 +961,8 @@ set_changed_reason (struct cli *cli, const char *to)
 static void
 say_changed (const char *name)
 {
-  say ("! %s's identity key changed — messages to %s are held; compare the "
-       "safety number with /verify %s, then /accept %s",
+  say ("! %s's identity key changed — nothing is sent to %s until you "
+       "accept it; compare the safety number with /verify %s, then /accept %s",
        name, name, name, name);
 }
 
@@ -1199,7 +1199,7 @@ on_identity_changed (void *ud, const char *peer)
     case CLI_MODE_RECV:
       command_prefix (cli, cmd, sizeof cmd);
       fprintf (stderr,
-               "warning: %s's identity key changed; messages to %s are held "
+               "warning: %s's identity key changed; nothing is sent to %s "
                "until you accept it: compare the safety number (%s verify "
                "%s), then run %s accept %s\n",
                peer, peer, cmd, peer, cmd, peer);
