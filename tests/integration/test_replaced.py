@@ -30,6 +30,9 @@ class ReplacedTest(harness.IntegrationTest):
         mark_b = bob.offsets()
         second = self.cli(srv, "alice").interactive()
         first.wait_for(REPLACED.pattern, flags=re.I)
+        # The new session publishes its keys before it says who is online:
+        # only then can bob's client fetch its bundle.
+        second.wait_for(r"Online:")
 
         # The newer session gets alice's messages, the older one none.
         mark1 = first.offsets()
