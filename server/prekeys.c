@@ -760,34 +760,71 @@ struct bucket
   int64_t last_ms;
 };
 
-/* The handlers' state. struct server has no slot for it, so it lives here,
- * owned by the loop thread; prekeys_handlers_cleanup releases it. */
-static struct
+struct prekeys_service
 {
   struct prekeys *store;
-  char *data_dir;         /* the store's */
   struct strmap *buckets; /* requesting user -> struct bucket * */
-  size_t prune_at;
-} loop;
+  size_t prune_at;        /* prune before a new bucket past this many */
+};
 
-static struct prekeys *
-loop_store (struct server *srv)
+int
+prekeys_service_new (const char *data_dir,
+                     struct prekeys_service **out,
+                     char *err,
+                     size_t err_cap)
 {
-  char err[256] = "out of memory";
+  struct prekeys_service *svc;
 
-  if (loop.store != NULL && strcmp (loop.data_dir, srv->data_dir) == 0)
-    return loop.store;
-  prekeys_free (loop.store);
-  free (loop.data_dir);
-  loop.store = NULL;
-  loop.data_dir = strdup (srv->data_dir);
-  if (loop.data_dir == NULL ||
-      prekeys_open (srv->data_dir, &loop.store, err, sizeof err) != PREKEYS_OK)
+  if (out != NULL)
+    *out = NULL;
+  if (out == NULL)
     {
-      log_error ("prekeys unavailable: %s", err);
-      return NULL;
+      util_set_err (err, err_cap, "internal error: missing argument");
+      return PREKEYS_ERROR;
     }
-  return loop.store;
+  svc = calloc (1, sizeof *svc);
+  if (svc == NULL)
+    {
+      util_set_err (err, err_cap, "out of memory");
+      return PREKEYS_ERROR;
+    }
+  if (prekeys_open (data_dir, &svc->store, err, err_cap) != PREKEYS_OK)
+    {
+      free (svc);
+      return PREKEYS_ERROR;
+    }
+  if (strmap_new (&svc->buckets) != 0)
+    {
+      prekeys_free (svc->store);
+      free (svc);
+      util_set_err (err, err_cap, "out of memory");
+      return PREKEYS_ERROR;
+    }
+  svc->prune_at = BUCKETS_PRUNE_AT;
+  *out = svc;
+  return PREKEYS_OK;
+}
+
+void
+prekeys_service_free (struct prekeys_service *svc)
+{
+  size_t pos = 0;
+  const char *key;
+  void *value;
+
+  if (svc == NULL)
+    return;
+  while (strmap_next (svc->buckets, &pos, &key, &value))
+    free (value);
+  strmap_free (svc->buckets);
+  prekeys_free (svc->store);
+  free (svc);
+}
+
+struct prekeys *
+prekeys_service_store (struct prekeys_service *svc)
+{
+  return svc->store;
 }
 
 /* Time going backwards adds nothing, and is not remembered. */
@@ -805,17 +842,17 @@ bucket_refill (struct bucket *b, int64_t now)
 /* Drops the buckets that are full again: they hold nothing a new one would
  * not. */
 static void
-buckets_prune (int64_t now)
+buckets_prune (struct prekeys_service *svc, int64_t now)
 {
   char (*full)[SC_USERNAME_MAX + 1];
-  size_t n = strmap_count (loop.buckets), n_full = 0, pos = 0, i;
+  size_t n = strmap_count (svc->buckets), n_full = 0, pos = 0, i;
   const char *key;
   void *value;
 
   full = calloc (n, sizeof *full);
   if (full == NULL)
     return;
-  while (strmap_next (loop.buckets, &pos, &key, &value) && n_full < n)
+  while (strmap_next (svc->buckets, &pos, &key, &value) && n_full < n)
     {
       struct bucket *b = value;
 
@@ -824,29 +861,25 @@ buckets_prune (int64_t now)
         snprintf (full[n_full++], sizeof full[0], "%s", key);
     }
   for (i = 0; i < n_full; i++)
-    free (strmap_remove (loop.buckets, full[i]));
+    free (strmap_remove (svc->buckets, full[i]));
   free (full);
 }
 
 int64_t
-prekeys_fetch_check (const char *user, int64_t now)
+prekeys_fetch_check (struct prekeys_service *svc, const char *user, int64_t now)
 {
   struct bucket *b;
 
-  if (loop.buckets == NULL && strmap_new (&loop.buckets) != 0)
-    return -1;
-  if (loop.prune_at == 0)
-    loop.prune_at = BUCKETS_PRUNE_AT;
-  b = strmap_get (loop.buckets, user);
+  b = strmap_get (svc->buckets, user);
   if (b == NULL)
     {
-      if (strmap_count (loop.buckets) >= loop.prune_at)
+      if (strmap_count (svc->buckets) >= svc->prune_at)
         {
           size_t left;
 
-          buckets_prune (now);
-          left = strmap_count (loop.buckets);
-          loop.prune_at =
+          buckets_prune (svc, now);
+          left = strmap_count (svc->buckets);
+          svc->prune_at =
               left * 2 > BUCKETS_PRUNE_AT ? left * 2 : BUCKETS_PRUNE_AT;
         }
       b = malloc (sizeof *b);
@@ -854,7 +887,7 @@ prekeys_fetch_check (const char *user, int64_t now)
         return -1;
       b->credit_ms = FETCH_FULL_MS;
       b->last_ms = now;
-      if (strmap_set (loop.buckets, user, b) != 0)
+      if (strmap_set (svc->buckets, user, b) != 0)
         {
           free (b);
           return -1;
@@ -883,18 +916,12 @@ prekeys_handle_upload (struct server *srv,
                        struct client *c,
                        const struct sc_msg_prekeys_upload *m)
 {
-  struct prekeys *store = loop_store (srv);
   struct prekeys_upload_info info;
   struct sc_msg reply;
   char err[256];
   int rc;
 
-  if (store == NULL)
-    {
-      client_send_error (c, SC_CODE_INTERNAL, NULL, 0);
-      return;
-    }
-  rc = prekeys_upload (store, c->user, m, &info, err, sizeof err);
+  rc = prekeys_upload (srv->prekeys->store, c->user, m, &info, err, sizeof err);
   switch (rc)
     {
     case PREKEYS_OK:
@@ -930,7 +957,6 @@ prekeys_handle_bundle_request (struct server *srv,
                                struct client *c,
                                const struct sc_msg_bundle_request *m)
 {
-  struct prekeys *store = loop_store (srv);
   uint64_t ref = m->id;
   struct sc_msg reply;
   struct client *owner;
@@ -939,8 +965,8 @@ prekeys_handle_bundle_request (struct server *srv,
   char err[256];
   int rc;
 
-  wait = prekeys_fetch_check (c->user, server_mono_ms ());
-  if (store == NULL || wait < 0)
+  wait = prekeys_fetch_check (srv->prekeys, c->user, server_mono_ms ());
+  if (wait < 0)
     {
       log_error ("conn %" PRIu64 " user=%s bundle for %s not handed out: "
                  "out of memory",
@@ -972,8 +998,8 @@ prekeys_handle_bundle_request (struct server *srv,
 
   memset (&reply, 0, sizeof reply);
   reply.type = SC_MSG_BUNDLE;
-  rc = prekeys_take_bundle (store, m->user, &reply.u.bundle, &left, err,
-                            sizeof err);
+  rc = prekeys_take_bundle (srv->prekeys->store, m->user, &reply.u.bundle,
+                            &left, err, sizeof err);
   if (rc == PREKEYS_NONE)
     {
       log_info ("conn %" PRIu64 " user=%s bundle for %s refused "
@@ -1016,34 +1042,14 @@ prekeys_handle_bundle_request (struct server *srv,
 int
 prekeys_send_status (struct server *srv, struct client *c)
 {
-  struct prekeys *store = loop_store (srv);
   struct sc_msg_prekey_status st;
   char err[256];
 
-  if (store == NULL)
-    return 0;
-  if (prekeys_status (store, c->user, &st, err, sizeof err) != PREKEYS_OK)
+  if (prekeys_status (srv->prekeys->store, c->user, &st, err, sizeof err) !=
+      PREKEYS_OK)
     {
       log_warn ("user=%s prekey status not sent: %s", c->user, err);
       return 0;
     }
   return send_status (c, &st);
-}
-
-void
-prekeys_handlers_cleanup (void)
-{
-  if (loop.buckets != NULL)
-    {
-      size_t pos = 0;
-      const char *key;
-      void *value;
-
-      while (strmap_next (loop.buckets, &pos, &key, &value))
-        free (value);
-      strmap_free (loop.buckets);
-    }
-  prekeys_free (loop.store);
-  free (loop.data_dir);
-  memset (&loop, 0, sizeof loop);
 }

@@ -13,7 +13,9 @@
  * fails is logged and counts as "nothing published" for that user.
  *
  * The store functions are the testable core; the prekeys_handle_* and
- * prekeys_send_status functions are the server's message handlers. */
+ * prekeys_send_status functions are the server's message handlers, whose
+ * state (the store and the bundle_request limits) is a struct
+ * prekeys_service owned by struct server. */
 #pragma once
 
 #include <stdbool.h>
@@ -33,6 +35,7 @@
 #define PREKEYS_FETCH_PER_MINUTE 60
 
 struct prekeys;
+struct prekeys_service;
 struct server;
 struct client;
 
@@ -95,9 +98,22 @@ int prekeys_status (struct prekeys *pk,
 /* ---- Server handlers (loop thread). Logs name users and key ids, never
  * key material. ---- */
 
+/* What the handlers keep: the store in data_dir/prekeys (touching no file
+ * yet) and the bundle_request limit of each requesting user. Created by
+ * server_init, freed by server_cleanup. PREKEYS_OK, or PREKEYS_ERROR with
+ * err set (out of memory, a missing argument). */
+int prekeys_service_new (const char *data_dir,
+                         struct prekeys_service **out,
+                         char *err,
+                         size_t err_cap);
+/* NULL is a no-op. */
+void prekeys_service_free (struct prekeys_service *svc);
+/* svc's store, owned by svc. */
+struct prekeys *prekeys_service_store (struct prekeys_service *svc);
+
 /* "prekeys_upload" from a logged-in client: answered by prekey_status, or
  * by error bad_request (no ref) when the signature does not verify; the
- * connection stays open either way. */
+ * connection stays open either way. Uses srv->prekeys. */
 void prekeys_handle_upload (struct server *srv,
                             struct client *c,
                             const struct sc_msg_prekeys_upload *m);
@@ -105,18 +121,17 @@ void prekeys_handle_upload (struct server *srv,
  * rate_limited (more than 60 a minute from one user; with retry_after),
  * self_message, unknown_user or no_prekeys. When a one-time prekey was
  * handed out and fewer than PREKEYS_OPK_LOW are left, the owner, if
- * online, is sent a prekey_status. */
+ * online, is sent a prekey_status. Uses srv->prekeys. */
 void prekeys_handle_bundle_request (struct server *srv,
                                     struct client *c,
                                     const struct sc_msg_bundle_request *m);
 /* Sends c the prekey_status of c->user (after login). Returns -1 when
  * sending closed the client, else 0 (a store error is logged, and nothing
- * sent). */
+ * sent). Uses srv->prekeys. */
 int prekeys_send_status (struct server *srv, struct client *c);
-/* The bundle_request limit: 0 when user may fetch a bundle at now_ms
+/* svc's bundle_request limit: 0 when user may fetch a bundle at now_ms
  * (monotonic; the request is counted), else the ms to wait, or -1 when out
  * of memory. */
-int64_t prekeys_fetch_check (const char *user, int64_t now_ms);
-/* Releases what the handlers keep (the store and the request buckets);
- * for the end of server_run. */
-void prekeys_handlers_cleanup (void);
+int64_t prekeys_fetch_check (struct prekeys_service *svc,
+                             const char *user,
+                             int64_t now_ms);

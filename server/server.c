@@ -17,6 +17,7 @@
 #include "client.h"
 #include "keyfile.h"
 #include "log.h"
+#include "prekeys.h"
 #include "ratelimit.h"
 #include "route.h"
 #include "store.h"
@@ -237,6 +238,12 @@ server_init (struct server *srv, const char *data_dir, const struct config *cfg)
       log_error ("%s", err);
       return -1;
     }
+  if (prekeys_service_new (data_dir, &srv->prekeys, err, sizeof (err)) !=
+      PREKEYS_OK)
+    {
+      log_error ("prekeys unavailable: %s", err);
+      return -1;
+    }
 
   srv->base = event_base_new ();
   if (srv->base == NULL)
@@ -307,6 +314,7 @@ server_cleanup (struct server *srv)
   ratelimit_free (srv->fail_by_user);
   ratelimit_free (srv->fail_by_addr);
   store_free (srv->store);
+  prekeys_service_free (srv->prekeys);
   if (srv->base != NULL)
     event_base_free (srv->base);
   free (srv->scratch);

@@ -22,6 +22,7 @@ struct auth_pool;
 struct ratelimit;
 struct route;
 struct strmap;
+struct prekeys_service;
 
 TAILQ_HEAD (client_list, client);
 
@@ -46,7 +47,8 @@ struct server
   struct ratelimit *fail_by_user;
   struct ratelimit *fail_by_addr;
   struct route *route;
-  struct strmap *pending_by_addr; /* address -> (uintptr_t) count */
+  struct strmap *pending_by_addr;  /* address -> (uintptr_t) count */
+  struct prekeys_service *prekeys; /* DIR/prekeys and the fetch limits */
 
   struct client_list clients;
   struct client_list zombies; /* closed, still referenced by a hash job */

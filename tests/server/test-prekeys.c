@@ -1172,42 +1172,104 @@ test_users_apart (struct fixture *f, gconstpointer data)
   g_free (b.opks);
 }
 
-/* ---- The bundle_request limit (no fixture: it keeps no file). ---- */
+/* ---- The handlers' state. ---- */
+
+static struct prekeys_service *
+service_ok (const char *dir)
+{
+  struct prekeys_service *svc = NULL;
+  char err[256] = "";
+
+  if (prekeys_service_new (dir, &svc, err, sizeof err) != PREKEYS_OK)
+    g_error ("prekeys_service_new: %s", err);
+  g_assert_nonnull (svc);
+  g_assert_nonnull (prekeys_service_store (svc));
+  return svc;
+}
+
+/* The service's store is DIR/prekeys, as for prekeys_open, and creating
+ * it touches no file. */
+static void
+test_service_store (struct fixture *f, gconstpointer data)
+{
+  struct sc_msg_prekeys_upload up = make_upload (&f->id, 7, 1, 3);
+  struct prekeys_service *svc = service_ok (f->dir);
+  struct prekeys_upload_info info;
+  struct sc_msg_prekey_status st;
+  char err[256] = "";
+
+  (void) data;
+  g_assert_false (g_file_test (f->pk_dir, G_FILE_TEST_EXISTS));
+  g_assert_cmpint (prekeys_upload (prekeys_service_store (svc), "alice", &up,
+                                   &info, err, sizeof err),
+                   ==, PREKEYS_OK);
+  g_assert_true (g_file_test (f->path, G_FILE_TEST_IS_REGULAR));
+  /* The fixture's own store on the same folder sees the upload. */
+  status_ok (f, "alice", &st);
+  g_assert_true (st.has_identity);
+  g_assert_cmpuint (st.spk_id, ==, 7);
+  g_assert_cmpuint (st.opks, ==, 3);
+  prekeys_service_free (svc);
+  prekeys_service_free (NULL);
+  g_free (up.opks);
+}
+
+static void
+test_service_bad_args (void)
+{
+  struct prekeys_service *svc = (struct prekeys_service *) &svc;
+  char err[256] = "";
+
+  g_assert_cmpint (prekeys_service_new (NULL, &svc, err, sizeof err), ==,
+                   PREKEYS_ERROR);
+  g_assert_null (svc);
+  g_assert_nonnull (strstr (err, "missing argument"));
+  svc = (struct prekeys_service *) &svc;
+  g_assert_cmpint (prekeys_service_new ("", &svc, NULL, 0), ==, PREKEYS_ERROR);
+  g_assert_null (svc);
+  err[0] = '\0';
+  g_assert_cmpint (prekeys_service_new ("/tmp", NULL, err, sizeof err), ==,
+                   PREKEYS_ERROR);
+  g_assert_nonnull (strstr (err, "missing argument"));
+}
+
+/* ---- The bundle_request limit (the service keeps no file for it). ---- */
 
 static void
 test_limit_burst_and_refill (void)
 {
+  struct prekeys_service *svc = service_ok ("/nonexistent");
   int64_t t0 = 1000000, i;
 
   /* A full bucket: 60 at once, then one a second. */
   for (i = 0; i < PREKEYS_FETCH_BURST; i++)
-    g_assert_cmpint (prekeys_fetch_check ("alice", t0), ==, 0);
-  g_assert_cmpint (prekeys_fetch_check ("alice", t0), ==, 1000);
+    g_assert_cmpint (prekeys_fetch_check (svc, "alice", t0), ==, 0);
+  g_assert_cmpint (prekeys_fetch_check (svc, "alice", t0), ==, 1000);
   /* Refused requests are not counted. */
-  g_assert_cmpint (prekeys_fetch_check ("alice", t0), ==, 1000);
-  g_assert_cmpint (prekeys_fetch_check ("alice", t0 + 400), ==, 600);
-  g_assert_cmpint (prekeys_fetch_check ("alice", t0 + 999), ==, 1);
-  g_assert_cmpint (prekeys_fetch_check ("alice", t0 + 1000), ==, 0);
-  g_assert_cmpint (prekeys_fetch_check ("alice", t0 + 1000), ==, 1000);
+  g_assert_cmpint (prekeys_fetch_check (svc, "alice", t0), ==, 1000);
+  g_assert_cmpint (prekeys_fetch_check (svc, "alice", t0 + 400), ==, 600);
+  g_assert_cmpint (prekeys_fetch_check (svc, "alice", t0 + 999), ==, 1);
+  g_assert_cmpint (prekeys_fetch_check (svc, "alice", t0 + 1000), ==, 0);
+  g_assert_cmpint (prekeys_fetch_check (svc, "alice", t0 + 1000), ==, 1000);
   /* Over a minute: 60 a minute at most once the burst is spent. */
   for (i = 1; i <= 60; i++)
     {
-      g_assert_cmpint (prekeys_fetch_check ("alice", t0 + 1000 + i * 1000), ==,
-                       0);
-      g_assert_cmpint (prekeys_fetch_check ("alice", t0 + 1000 + i * 1000), >,
-                       0);
+      g_assert_cmpint (prekeys_fetch_check (svc, "alice", t0 + 1000 + i * 1000),
+                       ==, 0);
+      g_assert_cmpint (prekeys_fetch_check (svc, "alice", t0 + 1000 + i * 1000),
+                       >, 0);
     }
   /* Each user has a bucket of its own. */
-  g_assert_cmpint (prekeys_fetch_check ("bob", t0 + 61000), ==, 0);
+  g_assert_cmpint (prekeys_fetch_check (svc, "bob", t0 + 61000), ==, 0);
   /* A clock that goes backwards adds no credit, and the next second still
    * counts from the latest time seen. */
-  g_assert_cmpint (prekeys_fetch_check ("alice", t0), ==, 1000);
-  g_assert_cmpint (prekeys_fetch_check ("alice", t0 + 61500), ==, 500);
+  g_assert_cmpint (prekeys_fetch_check (svc, "alice", t0), ==, 1000);
+  g_assert_cmpint (prekeys_fetch_check (svc, "alice", t0 + 61500), ==, 500);
   /* Idle for a minute: the whole burst again, and no more. */
   for (i = 0; i < PREKEYS_FETCH_BURST; i++)
-    g_assert_cmpint (prekeys_fetch_check ("alice", t0 + 200000), ==, 0);
-  g_assert_cmpint (prekeys_fetch_check ("alice", t0 + 200000), ==, 1000);
-  prekeys_handlers_cleanup ();
+    g_assert_cmpint (prekeys_fetch_check (svc, "alice", t0 + 200000), ==, 0);
+  g_assert_cmpint (prekeys_fetch_check (svc, "alice", t0 + 200000), ==, 1000);
+  prekeys_service_free (svc);
 }
 
 /* Many requesting users: full buckets are dropped, spent ones are not, so
@@ -1215,35 +1277,55 @@ test_limit_burst_and_refill (void)
 static void
 test_limit_many_users (void)
 {
+  struct prekeys_service *svc = service_ok ("/nonexistent");
   int64_t t0 = 5000000;
   char name[SC_USERNAME_MAX + 1];
   int i;
 
   for (i = 0; i < PREKEYS_FETCH_BURST; i++)
-    g_assert_cmpint (prekeys_fetch_check ("spender", t0), ==, 0);
+    g_assert_cmpint (prekeys_fetch_check (svc, "spender", t0), ==, 0);
   for (i = 0; i < 3000; i++)
     {
       g_snprintf (name, sizeof name, "user%d", i);
-      g_assert_cmpint (prekeys_fetch_check (name, t0 + 100), ==, 0);
+      g_assert_cmpint (prekeys_fetch_check (svc, name, t0 + 100), ==, 0);
     }
   /* user0..user2999 are full again a minute later; spender is not: it
    * spends each request as soon as it has it. */
   for (i = 1; i <= 70; i++)
     {
-      g_assert_cmpint (prekeys_fetch_check ("spender", t0 + 1000 * i), ==, 0);
-      g_assert_cmpint (prekeys_fetch_check ("spender", t0 + 1000 * i), ==,
+      g_assert_cmpint (prekeys_fetch_check (svc, "spender", t0 + 1000 * i), ==,
+                       0);
+      g_assert_cmpint (prekeys_fetch_check (svc, "spender", t0 + 1000 * i), ==,
                        1000);
     }
   for (i = 0; i < 3000; i++)
     {
       g_snprintf (name, sizeof name, "late%d", i);
-      g_assert_cmpint (prekeys_fetch_check (name, t0 + 70000), ==, 0);
+      g_assert_cmpint (prekeys_fetch_check (svc, name, t0 + 70000), ==, 0);
     }
-  g_assert_cmpint (prekeys_fetch_check ("spender", t0 + 70000), >, 0);
-  prekeys_handlers_cleanup ();
-  /* After the cleanup, everyone starts with a full bucket. */
-  g_assert_cmpint (prekeys_fetch_check ("spender", t0 + 70000), ==, 0);
-  prekeys_handlers_cleanup ();
+  g_assert_cmpint (prekeys_fetch_check (svc, "spender", t0 + 70000), >, 0);
+  prekeys_service_free (svc);
+}
+
+/* Limits belong to a service: another one (another server) starts every
+ * user with a full bucket, and leaves the first one's alone. */
+static void
+test_limit_per_service (void)
+{
+  struct prekeys_service *a = service_ok ("/nonexistent");
+  struct prekeys_service *b = service_ok ("/nonexistent");
+  int64_t t0 = 9000000;
+  int i;
+
+  for (i = 0; i < PREKEYS_FETCH_BURST; i++)
+    g_assert_cmpint (prekeys_fetch_check (a, "spender", t0), ==, 0);
+  g_assert_cmpint (prekeys_fetch_check (a, "spender", t0), ==, 1000);
+  for (i = 0; i < PREKEYS_FETCH_BURST; i++)
+    g_assert_cmpint (prekeys_fetch_check (b, "spender", t0), ==, 0);
+  g_assert_cmpint (prekeys_fetch_check (b, "spender", t0), ==, 1000);
+  prekeys_service_free (b);
+  g_assert_cmpint (prekeys_fetch_check (a, "spender", t0), ==, 1000);
+  prekeys_service_free (a);
 }
 
 int
@@ -1269,10 +1351,13 @@ main (int argc, char **argv)
   ADD ("/server/prekeys/file/unwritable", test_unwritable);
   ADD ("/server/prekeys/users-apart", test_users_apart);
   ADD ("/server/prekeys/bad-args", test_bad_args);
+  ADD ("/server/prekeys/service/store", test_service_store);
 #undef ADD
+  g_test_add_func ("/server/prekeys/service/bad-args", test_service_bad_args);
   g_test_add_func ("/server/prekeys/limit/burst-and-refill",
                    test_limit_burst_and_refill);
   g_test_add_func ("/server/prekeys/limit/many-users", test_limit_many_users);
+  g_test_add_func ("/server/prekeys/limit/per-service", test_limit_per_service);
   for (i = 0; i < G_N_ELEMENTS (corrupt_cases); i++)
     {
       char *path =
