@@ -27,6 +27,7 @@
 #include "config.h"
 #include "keyfile.h"
 #include "log.h"
+#include "prekeys.h"
 #include "server.h"
 #include "store.h"
 #include "securechat/crypto.h"
@@ -113,7 +114,10 @@ static const char userdel_help[] =
     "Usage: " PROG " userdel [OPTION...] NAME\n"
     "\n"
     "Delete the user NAME. A running server refuses NAME's next login;\n"
-    "sessions already open stay open until they end.\n"
+    "sessions already open stay open until they end. NAME's published\n"
+    "prekeys (DIR/" PREKEYS_DIR_NAME "/NAME.json) are deleted too, so that an\n"
+    "account added later under the same name does not hand out the old\n"
+    "user's keys.\n"
     "\n"
     "Options:\n" DATA_DIR_HELP COMMON_HELP;
 
@@ -880,6 +884,30 @@ cmd_passwd (struct subargs *sa)
   return cmd_user_password (sa, false);
 }
 
+/* After NAME's credentials are gone: its prekey bundle, if any. */
+static int
+delete_prekeys (const char *dir, const char *name)
+{
+  struct prekeys *pk = NULL;
+  char err[1024], s[256];
+  int rc;
+
+  rc = prekeys_open (dir, &pk, err, sizeof err);
+  if (rc == PREKEYS_OK)
+    rc = prekeys_delete (pk, name, err, sizeof err);
+  prekeys_free (pk);
+  if (rc == PREKEYS_ERROR)
+    {
+      errorf ("%s; delete %s/" PREKEYS_DIR_NAME "/%s.json before adding %s "
+              "again",
+              err, shown (dir, s, sizeof s), name, name);
+      return -1;
+    }
+  if (rc == PREKEYS_OK)
+    printf ("deleted the published prekeys of %s\n", name);
+  return 0;
+}
+
 static int
 cmd_userdel (struct subargs *sa)
 {
@@ -902,7 +930,8 @@ cmd_userdel (struct subargs *sa)
   else
     {
       printf ("deleted user %s\n", name);
-      status = ADMIN_EXIT_OK;
+      if (delete_prekeys (co.data_dir, name) == 0)
+        status = ADMIN_EXIT_OK;
     }
   store_free (store);
   return status;

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* The prekey store: one small JSON file per user, read on every call (bundle
  * requests are rare next to messages) and rewritten atomically on every
- * change. The loop thread is the only writer, so no lock is needed; a crash
- * between the write and the rename leaves only a temporary file whose name
- * ("." first) can never be a user's. */
+ * change. The loop thread is the only writer (securechatd userdel only
+ * deletes a file), so no lock is needed; a crash between the write and the
+ * rename leaves only a temporary file whose name ("." first) can never be a
+ * user's. */
 #include "prekeys.h"
 
 #include <errno.h>
@@ -740,6 +741,31 @@ prekeys_status (struct prekeys *pk,
     return rc;
   if (rc == PREKEYS_OK)
     fill_status (&b, out);
+  return PREKEYS_OK;
+}
+
+int
+prekeys_delete (struct prekeys *pk, const char *user, char *err, size_t err_cap)
+{
+  char path[PATH_CAP];
+
+  if (!args_ok (pk, user, err, err_cap) ||
+      user_path (pk, user, false, path, sizeof path, err, err_cap) != 0)
+    return PREKEYS_ERROR;
+  if (unlink (path) != 0)
+    {
+      if (errno == ENOENT)
+        return PREKEYS_NONE;
+      util_set_err (err, err_cap, "cannot delete the prekeys of %s: %s", user,
+                    strerror (errno));
+      return PREKEYS_ERROR;
+    }
+  if (fsync_dir (pk->dir) != 0)
+    {
+      util_set_err (err, err_cap, "cannot sync the prekeys folder: %s",
+                    strerror (errno));
+      return PREKEYS_ERROR;
+    }
   return PREKEYS_OK;
 }
 

@@ -95,6 +95,15 @@ int prekeys_status (struct prekeys *pk,
                     char *err,
                     size_t err_cap);
 
+/* Deletes user's bundle file (securechatd userdel), so that a new account
+ * of the same name does not hand out the old one's keys; the folder is
+ * synced after. PREKEYS_OK when a file was deleted, PREKEYS_NONE when
+ * there was none, or PREKEYS_ERROR. */
+int prekeys_delete (struct prekeys *pk,
+                    const char *user,
+                    char *err,
+                    size_t err_cap);
+
 /* ---- Server handlers (loop thread). Logs name users and key ids, never
  * key material. ---- */
 

@@ -11,7 +11,10 @@
 
 #include "admin.h"
 #include "auth.h"
+#include "prekeys.h"
 #include "store.h"
+#include "securechat/error.h"
+#include "securechat/identity.h"
 #include "securechat/msg.h"
 
 static char *tmpdir;
@@ -447,6 +450,190 @@ test_accounts (void)
 }
 
 static void
+remove_tree (const char *path)
+{
+  GDir *d = g_dir_open (path, 0, NULL);
+  const char *name;
+
+  if (d == NULL)
+    {
+      g_remove (path);
+      return;
+    }
+  while ((name = g_dir_read_name (d)) != NULL)
+    {
+      char *p = g_build_filename (path, name, NULL);
+      struct stat sb;
+
+      if (lstat (p, &sb) == 0 && S_ISDIR (sb.st_mode))
+        remove_tree (p);
+      else
+        g_unlink (p);
+      g_free (p);
+    }
+  g_dir_close (d);
+  g_rmdir (path);
+}
+
+/* Publishes a bundle for user in dir/prekeys as the server would, with
+ * n_opks one-time prekeys. */
+static void
+publish (const char *dir, const char *user, size_t n_opks)
+{
+  struct sc_msg_opk opks[4];
+  struct sc_msg_prekeys_upload up;
+  struct prekeys_upload_info info;
+  struct sc_identity id;
+  struct prekeys *pk = NULL;
+  char err[256] = "";
+  size_t i;
+
+  g_assert_cmpuint (n_opks, <=, G_N_ELEMENTS (opks));
+  g_assert_cmpint (sc_identity_generate (&id), ==, SC_OK);
+  memset (&up, 0, sizeof up);
+  memcpy (up.identity, id.pub.dh, SC_X25519_LEN);
+  memcpy (up.identity + SC_X25519_LEN, id.pub.sig, SC_ED25519_LEN);
+  up.spk_id = 1;
+  memset (up.spk, 0x42, sizeof up.spk);
+  g_assert_cmpint (sc_spk_sign (&id, up.spk_id, up.spk, up.spk_sig), ==, SC_OK);
+  for (i = 0; i < n_opks; i++)
+    {
+      opks[i].id = (uint32_t) i + 1;
+      memset (opks[i].key, (int) i + 1, sizeof opks[i].key);
+    }
+  up.opks = opks;
+  up.n_opks = n_opks;
+  g_assert_cmpint (prekeys_open (dir, &pk, err, sizeof err), ==, PREKEYS_OK);
+  if (prekeys_upload (pk, user, &up, &info, err, sizeof err) != PREKEYS_OK)
+    g_error ("prekeys_upload: %s", err);
+  prekeys_free (pk);
+  sc_identity_wipe (&id);
+}
+
+/* PREKEYS_OK with what the server would hand out for user, or
+ * PREKEYS_NONE. */
+static int
+take_bundle (const char *dir, const char *user, struct sc_msg_bundle *b)
+{
+  struct prekeys *pk = NULL;
+  char err[256] = "";
+  uint32_t left;
+  int rc;
+
+  g_assert_cmpint (prekeys_open (dir, &pk, err, sizeof err), ==, PREKEYS_OK);
+  rc = prekeys_take_bundle (pk, user, b, &left, err, sizeof err);
+  if (rc == PREKEYS_ERROR)
+    g_error ("prekeys_take_bundle: %s", err);
+  prekeys_free (pk);
+  return rc;
+}
+
+/* userdel deletes the user's published prekeys once the credentials are
+ * gone, so that a new account of the same name starts with none. */
+static void
+test_userdel_prekeys (void)
+{
+  char *dir = g_build_filename (tmpdir, "userdel", NULL);
+  char *pk_dir = g_build_filename (dir, PREKEYS_DIR_NAME, NULL);
+  char *bob_file = g_build_filename (pk_dir, "bob.json", NULL);
+  char *alice_file = g_build_filename (pk_dir, "alice.json", NULL);
+  char *dave_file = g_build_filename (pk_dir, "dave.json", NULL);
+  char *inner = g_build_filename (dave_file, "x", NULL);
+  char *alice_before = NULL, *alice_after = NULL;
+  struct sc_msg_bundle b;
+  struct result r;
+
+  r = run (NULL, "init", "--data-dir", dir, NULL);
+  EXPECT (r, 0);
+  result_clear (&r);
+  r = run (NULL, "userdel", "--help", NULL);
+  EXPECT (r, 0);
+  g_assert_nonnull (strstr (r.out, "prekeys (DIR/prekeys/NAME.json)"));
+  result_clear (&r);
+
+  r = run ("pw\n", "useradd", "--data-dir", dir, "alice", NULL);
+  EXPECT (r, 0);
+  result_clear (&r);
+  r = run ("pw\n", "useradd", "--data-dir", dir, "bob", NULL);
+  EXPECT (r, 0);
+  result_clear (&r);
+  publish (dir, "alice", 2);
+  publish (dir, "bob", 3);
+  g_assert_true (g_file_test (bob_file, G_FILE_TEST_IS_REGULAR));
+  g_assert_true (g_file_get_contents (alice_file, &alice_before, NULL, NULL));
+
+  /* A user that does not exist: nothing is touched. */
+  r = run (NULL, "userdel", "--data-dir", dir, "carol", NULL);
+  EXPECT (r, 1);
+  g_assert_nonnull (strstr (r.err, "no such user"));
+  result_clear (&r);
+  g_assert_true (g_file_test (bob_file, G_FILE_TEST_IS_REGULAR));
+
+  /* The bundle goes with the account, and only bob's; nothing of it is
+   * printed. */
+  r = run (NULL, "userdel", "--data-dir", dir, "bob", NULL);
+  EXPECT (r, 0);
+  g_assert_cmpstr (r.out, ==,
+                   "deleted user bob\n"
+                   "deleted the published prekeys of bob\n");
+  g_assert_cmpstr (r.err, ==, "");
+  result_clear (&r);
+  g_assert_false (g_file_test (bob_file, G_FILE_TEST_EXISTS));
+  g_assert_true (g_file_get_contents (alice_file, &alice_after, NULL, NULL));
+  g_assert_cmpstr (alice_before, ==, alice_after);
+
+  /* A new bob hands out nothing until he publishes his own. */
+  r = run ("pw2\n", "useradd", "--data-dir", dir, "bob", NULL);
+  EXPECT (r, 0);
+  result_clear (&r);
+  g_assert_cmpint (take_bundle (dir, "bob", &b), ==, PREKEYS_NONE);
+  g_assert_cmpint (take_bundle (dir, "alice", &b), ==, PREKEYS_OK);
+  g_assert_true (b.has_opk);
+  g_assert_cmpuint (b.opk_id, ==, 1);
+
+  /* Without a bundle (bob's is gone), and without a prekeys folder at all:
+   * only the account. */
+  r = run (NULL, "userdel", "--data-dir", dir, "bob", NULL);
+  EXPECT (r, 0);
+  g_assert_cmpstr (r.out, ==, "deleted user bob\n");
+  g_assert_cmpstr (r.err, ==, "");
+  result_clear (&r);
+  remove_tree (pk_dir);
+  r = run (NULL, "userdel", "--data-dir", dir, "alice", NULL);
+  EXPECT (r, 0);
+  g_assert_cmpstr (r.out, ==, "deleted user alice\n");
+  result_clear (&r);
+  g_assert_false (g_file_test (pk_dir, G_FILE_TEST_EXISTS));
+
+  /* A bundle that cannot be deleted fails the command, after the account
+   * is gone, and says which file to remove. */
+  r = run ("pw\n", "useradd", "--data-dir", dir, "dave", NULL);
+  EXPECT (r, 0);
+  result_clear (&r);
+  g_assert_cmpint (g_mkdir_with_parents (inner, 0700), ==, 0);
+  r = run (NULL, "userdel", "--data-dir", dir, "dave", NULL);
+  EXPECT (r, 1);
+  g_assert_cmpstr (r.out, ==, "deleted user dave\n");
+  g_assert_nonnull (strstr (r.err, "cannot delete the prekeys of dave"));
+  g_assert_nonnull (strstr (r.err, "/prekeys/dave.json before adding dave"));
+  result_clear (&r);
+  r = run (NULL, "users", "--data-dir", dir, NULL);
+  EXPECT (r, 0);
+  g_assert_cmpstr (r.out, ==, "");
+  result_clear (&r);
+
+  remove_tree (dir);
+  g_free (alice_before);
+  g_free (alice_after);
+  g_free (inner);
+  g_free (dave_file);
+  g_free (alice_file);
+  g_free (bob_file);
+  g_free (pk_dir);
+  g_free (dir);
+}
+
+static void
 test_missing_data_dir (void)
 {
   char *dir = g_build_filename (tmpdir, "absent", NULL);
@@ -478,6 +665,7 @@ main (int argc, char **argv)
   g_test_add_func ("/server/admin/cli/usage", test_usage);
   g_test_add_func ("/server/admin/cli/accounts", test_accounts);
   g_test_add_func ("/server/admin/cli/missing-data-dir", test_missing_data_dir);
+  g_test_add_func ("/server/admin/cli/userdel/prekeys", test_userdel_prekeys);
   rc = g_test_run ();
   g_rmdir (tmpdir);
   g_free (tmpdir);

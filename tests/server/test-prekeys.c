@@ -1172,6 +1172,66 @@ test_users_apart (struct fixture *f, gconstpointer data)
   g_free (b.opks);
 }
 
+/* userdel's part: the file goes, a later upload starts afresh, and no
+ * other user's file is touched. */
+static void
+test_delete (struct fixture *f, gconstpointer data)
+{
+  struct sc_msg_prekeys_upload a = make_upload (&f->id, 7, 1, 3);
+  struct sc_msg_prekeys_upload b = make_upload (&f->id, 9, 100, 2);
+  char *bob_path = g_build_filename (f->pk_dir, "bob.json", NULL);
+  struct prekeys_upload_info info;
+  struct sc_msg_prekey_status st;
+  struct sc_msg_bundle bundle;
+  char err[256] = "";
+  uint32_t left;
+
+  (void) data;
+  /* No folder yet: nothing to delete. */
+  g_assert_cmpint (prekeys_delete (f->pk, "alice", err, sizeof err), ==,
+                   PREKEYS_NONE);
+  g_assert_false (g_file_test (f->pk_dir, G_FILE_TEST_EXISTS));
+
+  upload_ok (f, &a, &info);
+  g_assert_cmpint (prekeys_upload (f->pk, "bob", &a, &info, err, sizeof err),
+                   ==, PREKEYS_OK);
+  g_assert_cmpint (prekeys_delete (f->pk, "alice", err, sizeof err), ==,
+                   PREKEYS_OK);
+  g_assert_false (g_file_test (f->path, G_FILE_TEST_EXISTS));
+  g_assert_true (g_file_test (bob_path, G_FILE_TEST_IS_REGULAR));
+  status_ok (f, "alice", &st);
+  g_assert_false (st.has_identity);
+  g_assert_cmpint (take (f, &bundle, &left), ==, PREKEYS_NONE);
+  g_assert_cmpint (prekeys_delete (f->pk, "alice", err, sizeof err), ==,
+                   PREKEYS_NONE);
+
+  /* The same identity uploading again gets only what it uploads now. */
+  upload_ok (f, &b, &info);
+  g_assert_false (info.new_identity);
+  g_assert_cmpuint (info.status.opks, ==, 2);
+  g_assert_cmpint (take (f, &bundle, &left), ==, PREKEYS_OK);
+  assert_bundle_from (&bundle, &b);
+  assert_opk (&bundle, 100);
+
+  /* What cannot be deleted, or named, is an error. */
+  g_assert_cmpint (g_unlink (bob_path), ==, 0);
+  g_assert_cmpint (g_mkdir (bob_path, 0700), ==, 0);
+  g_assert_cmpint (prekeys_delete (f->pk, "bob", err, sizeof err), ==,
+                   PREKEYS_ERROR);
+  g_assert_nonnull (strstr (err, "cannot delete the prekeys of bob"));
+  g_assert_cmpint (prekeys_delete (f->pk, "..", err, sizeof err), ==,
+                   PREKEYS_ERROR);
+  g_assert_cmpint (prekeys_delete (f->pk, "Bob", err, sizeof err), ==,
+                   PREKEYS_ERROR);
+  g_assert_cmpint (prekeys_delete (NULL, "bob", err, sizeof err), ==,
+                   PREKEYS_ERROR);
+  g_assert_cmpint (prekeys_delete (f->pk, NULL, NULL, 0), ==, PREKEYS_ERROR);
+  g_assert_true (g_file_test (bob_path, G_FILE_TEST_IS_DIR));
+  g_free (bob_path);
+  g_free (a.opks);
+  g_free (b.opks);
+}
+
 /* ---- The handlers' state. ---- */
 
 static struct prekeys_service *
@@ -1351,6 +1411,7 @@ main (int argc, char **argv)
   ADD ("/server/prekeys/file/unwritable", test_unwritable);
   ADD ("/server/prekeys/users-apart", test_users_apart);
   ADD ("/server/prekeys/bad-args", test_bad_args);
+  ADD ("/server/prekeys/delete", test_delete);
   ADD ("/server/prekeys/service/store", test_service_store);
 #undef ADD
   g_test_add_func ("/server/prekeys/service/bad-args", test_service_bad_args);
