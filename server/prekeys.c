@@ -429,23 +429,6 @@ out:
   return text;
 }
 
-static int
-write_all (int fd, const char *buf, size_t len)
-{
-  while (len > 0)
-    {
-      ssize_t n = write (fd, buf, len);
-
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n < 0)
-        return -1;
-      buf += n;
-      len -= (size_t) n;
-    }
-  return 0;
-}
-
 /* The folder, 0700, created when missing. */
 static int
 ensure_dir (const struct prekeys *pk, char *err, size_t err_cap)
@@ -466,20 +449,6 @@ ensure_dir (const struct prekeys *pk, char *err, size_t err_cap)
       return PREKEYS_ERROR;
     }
   return PREKEYS_OK;
-}
-
-static int
-fsync_dir (const char *dir)
-{
-  int fd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc, saved;
-
-  if (fd < 0)
-    return -1;
-  rc = fsync (fd);
-  saved = errno;
-  close (fd);
-  errno = saved;
-  return rc;
 }
 
 /* Replaces user's file with b: temp file, fsync, rename, fsync of the
@@ -518,7 +487,7 @@ save_bundle (const struct prekeys *pk,
       goto out;
     }
   created = true;
-  if (fchmod (fd, 0600) != 0 || write_all (fd, text, strlen (text)) != 0 ||
+  if (fchmod (fd, 0600) != 0 || util_write_all (fd, text, strlen (text)) != 0 ||
       fsync (fd) != 0)
     {
       util_set_err (err, err_cap, "cannot write the prekeys of %s: %s", user,
@@ -540,7 +509,7 @@ save_bundle (const struct prekeys *pk,
       goto out;
     }
   created = false;
-  if (fsync_dir (pk->dir) != 0)
+  if (util_fsync_dir (pk->dir) != 0)
     {
       util_set_err (err, err_cap, "cannot sync the prekeys folder: %s",
                     strerror (errno));
@@ -760,7 +729,7 @@ prekeys_delete (struct prekeys *pk, const char *user, char *err, size_t err_cap)
                     strerror (errno));
       return PREKEYS_ERROR;
     }
-  if (fsync_dir (pk->dir) != 0)
+  if (util_fsync_dir (pk->dir) != 0)
     {
       util_set_err (err, err_cap, "cannot sync the prekeys folder: %s",
                     strerror (errno));

@@ -402,36 +402,6 @@ store_foreach (const struct store *st,
     fn (st->entries[i].user, st->entries[i].hash, ud);
 }
 
-static void
-fsync_dir (const char *dir)
-{
-  int fd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-  if (fd >= 0)
-    {
-      fsync (fd);
-      close (fd);
-    }
-}
-
-static int
-write_all (int fd, const char *buf, size_t len)
-{
-  while (len > 0)
-    {
-      ssize_t n = write (fd, buf, len);
-      if (n < 0)
-        {
-          if (errno == EINTR)
-            continue;
-          return -1;
-        }
-      buf += n;
-      len -= (size_t) n;
-    }
-  return 0;
-}
-
 /* Writes root to st->path atomically; *id receives the new file's id. */
 static int
 save_file (struct store *st,
@@ -466,8 +436,8 @@ save_file (struct store *st,
                     strerror (errno));
       goto out;
     }
-  if (fchmod (fd, 0600) != 0 || write_all (fd, text, strlen (text)) != 0 ||
-      write_all (fd, "\n", 1) != 0 || fsync (fd) != 0)
+  if (fchmod (fd, 0600) != 0 || util_write_all (fd, text, strlen (text)) != 0 ||
+      util_write_all (fd, "\n", 1) != 0 || fsync (fd) != 0)
     {
       util_set_err (err, err_cap, "cannot write %s: %s", shown,
                     strerror (errno));
@@ -479,7 +449,7 @@ save_file (struct store *st,
                     strerror (errno));
       goto out;
     }
-  fsync_dir (st->dir);
+  (void) util_fsync_dir (st->dir);
   /* The id after the rename (which changes ctime), of the very inode we
    * wrote: store_refresh then sees no change until someone else writes. */
   if (fstat (fd, &sb) == 0)
@@ -670,8 +640,8 @@ store_create (const char *path, char *err, size_t err_cap)
                       strerror (errno));
       return -1;
     }
-  if (fchmod (fd, 0600) != 0 || write_all (fd, empty, sizeof empty - 1) != 0 ||
-      fsync (fd) != 0)
+  if (fchmod (fd, 0600) != 0 ||
+      util_write_all (fd, empty, sizeof empty - 1) != 0 || fsync (fd) != 0)
     {
       util_set_err (err, err_cap, "cannot write %s: %s", shown,
                     strerror (errno));
@@ -688,7 +658,7 @@ store_create (const char *path, char *err, size_t err_cap)
     }
   dir = dir_of (path);
   if (dir != NULL)
-    fsync_dir (dir);
+    (void) util_fsync_dir (dir);
   free (dir);
   return 0;
 }

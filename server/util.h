@@ -9,3 +9,10 @@
  * NULL or err_cap is 0. */
 void util_set_err (char *err, size_t err_cap, const char *fmt, ...)
     __attribute__ ((format (printf, 3, 4)));
+
+/* Writes all of buf to fd, retrying after EINTR and short writes. Returns
+ * 0, or -1 with errno set. */
+int util_write_all (int fd, const void *buf, size_t len);
+/* fsyncs the folder dir, so that a rename or unlink in it is durable.
+ * Returns 0, or -1 with errno set. */
+int util_fsync_dir (const char *dir);
