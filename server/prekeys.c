@@ -390,7 +390,7 @@ dump_bundle (const struct bundle *b)
 {
   json_t *root = json_object (), *arr = json_array ();
   char *text = NULL;
-  size_t i, len;
+  size_t i;
 
   if (root == NULL || arr == NULL)
     goto out;
@@ -410,18 +410,7 @@ dump_bundle (const struct bundle *b)
     }
   if (json_object_set_nocheck (root, "opks", arr) != 0)
     goto out;
-  /* Into our own buffer: jansson's may come from a custom allocator. */
-  len = json_dumpb (root, NULL, 0, DUMP_FLAGS);
-  if (len == 0 || (text = malloc (len + 2)) == NULL)
-    goto out;
-  if (json_dumpb (root, text, len, DUMP_FLAGS) != len)
-    {
-      free (text);
-      text = NULL;
-      goto out;
-    }
-  text[len] = '\n';
-  text[len + 1] = '\0';
+  text = util_json_dump (root, DUMP_FLAGS);
 
 out:
   json_decref (arr);

@@ -418,7 +418,7 @@ save_file (struct store *st,
   shown_path (st, shown, sizeof shown);
   snprintf (suffix, sizeof suffix, ".tmp.%ld", (long) getpid ());
   tmp = concat (st->path, suffix);
-  text = json_dumps (root, DUMP_FLAGS);
+  text = util_json_dump (root, DUMP_FLAGS);
   if (tmp == NULL || text == NULL)
     {
       util_set_err (err, err_cap, "out of memory");
@@ -437,7 +437,7 @@ save_file (struct store *st,
       goto out;
     }
   if (fchmod (fd, 0600) != 0 || util_write_all (fd, text, strlen (text)) != 0 ||
-      util_write_all (fd, "\n", 1) != 0 || fsync (fd) != 0)
+      fsync (fd) != 0)
     {
       util_set_err (err, err_cap, "cannot write %s: %s", shown,
                     strerror (errno));

@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 void
@@ -51,4 +52,22 @@ util_fsync_dir (const char *dir)
   close (fd);
   errno = saved;
   return rc;
+}
+
+char *
+util_json_dump (const json_t *root, size_t flags)
+{
+  size_t len = json_dumpb (root, NULL, 0, flags);
+  char *text;
+
+  if (len == 0 || (text = malloc (len + 2)) == NULL)
+    return NULL;
+  if (json_dumpb (root, text, len, flags) != len)
+    {
+      free (text);
+      return NULL;
+    }
+  text[len] = '\n';
+  text[len + 1] = '\0';
+  return text;
 }

@@ -3,6 +3,8 @@
  * stdout and stderr redirected: password input rules, exit codes, and what
  * each command leaves on disk. */
 #include <glib.h>
+
+#include "securechat/init.h"
 #include <glib/gstdio.h>
 #include <stdio.h>
 #include <string.h>
@@ -657,6 +659,9 @@ main (int argc, char **argv)
   int rc;
 
   g_test_init (&argc, &argv, NULL);
+  /* As securechatd does: jansson's blocks come from the wiping allocator,
+   * which the store's own dumps must not be mixed with. */
+  g_assert_cmpint (sc_init (), ==, 0);
   tmpdir = g_dir_make_tmp ("test-admin-XXXXXX", NULL);
   g_assert_nonnull (tmpdir);
   g_unsetenv ("STATE_DIRECTORY");
