@@ -903,8 +903,21 @@ prekeys_handle_upload (struct server *srv,
   struct prekeys_upload_info info;
   struct sc_msg reply;
   char err[256];
+  bool reloaded;
   int rc;
 
+  /* An account deleted while its session is open must not publish keys
+   * that a later account of the same name would hand out. */
+  if (store_refresh (srv->store, &reloaded, err, sizeof err) != 0)
+    log_warn ("credentials not reloaded, keeping the previous users: %s", err);
+  if (store_lookup (srv->store, c->user) == NULL)
+    {
+      log_info ("conn %" PRIu64 " user=%s prekeys refused "
+                "reason=account-deleted",
+                c->id, c->user);
+      client_send_error (c, SC_CODE_UNKNOWN_USER, NULL, 0);
+      return;
+    }
   rc = prekeys_upload (srv->prekeys->store, c->user, m, &info, err, sizeof err);
   switch (rc)
     {
