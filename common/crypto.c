@@ -48,44 +48,63 @@ sc_memeq (const void *a, const void *b, size_t len)
   return CRYPTO_memcmp (a, b, len) == 0;
 }
 
-int
-sc_x25519_public (const uint8_t priv[SC_X25519_LEN], uint8_t pub[SC_X25519_LEN])
+/* Both raw key types are 32 bytes (RFC 7748, RFC 8032). */
+#define RAW_KEY_LEN 32
+_Static_assert(SC_X25519_LEN == RAW_KEY_LEN && SC_ED25519_LEN == RAW_KEY_LEN,
+               "raw X25519 and Ed25519 keys are 32 bytes");
+
+/* The public key of a raw private key of EVP type `type`; pub is zeroed on
+ * failure. */
+static int
+raw_public (int type, const uint8_t priv[RAW_KEY_LEN], uint8_t pub[RAW_KEY_LEN])
 {
   EVP_PKEY *key;
-  size_t pub_len = SC_X25519_LEN;
+  size_t pub_len = RAW_KEY_LEN;
   int ret = SC_ERR_CRYPTO;
 
   if (priv == NULL || pub == NULL)
     return SC_ERR_INVALID;
-  key =
-      EVP_PKEY_new_raw_private_key (EVP_PKEY_X25519, NULL, priv, SC_X25519_LEN);
-  if (key == NULL)
-    return SC_ERR_CRYPTO;
-  if (EVP_PKEY_get_raw_public_key (key, pub, &pub_len) == 1 &&
-      pub_len == SC_X25519_LEN)
+  key = EVP_PKEY_new_raw_private_key (type, NULL, priv, RAW_KEY_LEN);
+  if (key != NULL && EVP_PKEY_get_raw_public_key (key, pub, &pub_len) == 1 &&
+      pub_len == RAW_KEY_LEN)
     ret = SC_OK;
   else
-    memset (pub, 0, SC_X25519_LEN);
+    memset (pub, 0, RAW_KEY_LEN);
   EVP_PKEY_free (key);
   return ret;
 }
 
-int
-sc_x25519_keypair (uint8_t priv[SC_X25519_LEN], uint8_t pub[SC_X25519_LEN])
+/* A fresh random private key of EVP type `type` (any 32 bytes are one for
+ * X25519 and, as a seed, for Ed25519: RFC 8032 §5.1.5) and its public key;
+ * both are wiped on failure. */
+static int
+raw_keypair (int type, uint8_t priv[RAW_KEY_LEN], uint8_t pub[RAW_KEY_LEN])
 {
   int ret;
 
   if (priv == NULL || pub == NULL)
     return SC_ERR_INVALID;
-  ret = sc_random (priv, SC_X25519_LEN);
+  ret = sc_random (priv, RAW_KEY_LEN);
   if (ret == SC_OK)
-    ret = sc_x25519_public (priv, pub);
+    ret = raw_public (type, priv, pub);
   if (ret != SC_OK)
     {
-      sc_wipe (priv, SC_X25519_LEN);
-      memset (pub, 0, SC_X25519_LEN);
+      sc_wipe (priv, RAW_KEY_LEN);
+      memset (pub, 0, RAW_KEY_LEN);
     }
   return ret;
+}
+
+int
+sc_x25519_public (const uint8_t priv[SC_X25519_LEN], uint8_t pub[SC_X25519_LEN])
+{
+  return raw_public (EVP_PKEY_X25519, priv, pub);
+}
+
+int
+sc_x25519_keypair (uint8_t priv[SC_X25519_LEN], uint8_t pub[SC_X25519_LEN])
+{
+  return raw_keypair (EVP_PKEY_X25519, priv, pub);
 }
 
 int
@@ -357,45 +376,13 @@ int
 sc_ed25519_public (const uint8_t priv[SC_ED25519_LEN],
                    uint8_t pub[SC_ED25519_LEN])
 {
-  EVP_PKEY *key;
-  size_t pub_len = SC_ED25519_LEN;
-  int ret = SC_ERR_CRYPTO;
-
-  if (priv == NULL || pub == NULL)
-    return SC_ERR_INVALID;
-  key = EVP_PKEY_new_raw_private_key (EVP_PKEY_ED25519, NULL, priv,
-                                      SC_ED25519_LEN);
-  if (key == NULL)
-    {
-      memset (pub, 0, SC_ED25519_LEN);
-      return SC_ERR_CRYPTO;
-    }
-  if (EVP_PKEY_get_raw_public_key (key, pub, &pub_len) == 1 &&
-      pub_len == SC_ED25519_LEN)
-    ret = SC_OK;
-  else
-    memset (pub, 0, SC_ED25519_LEN);
-  EVP_PKEY_free (key);
-  return ret;
+  return raw_public (EVP_PKEY_ED25519, priv, pub);
 }
 
 int
 sc_ed25519_keypair (uint8_t priv[SC_ED25519_LEN], uint8_t pub[SC_ED25519_LEN])
 {
-  int ret;
-
-  if (priv == NULL || pub == NULL)
-    return SC_ERR_INVALID;
-  /* An Ed25519 private key is any 32-byte seed (RFC 8032 §5.1.5). */
-  ret = sc_random (priv, SC_ED25519_LEN);
-  if (ret == SC_OK)
-    ret = sc_ed25519_public (priv, pub);
-  if (ret != SC_OK)
-    {
-      sc_wipe (priv, SC_ED25519_LEN);
-      memset (pub, 0, SC_ED25519_LEN);
-    }
-  return ret;
+  return raw_keypair (EVP_PKEY_ED25519, priv, pub);
 }
 
 int
