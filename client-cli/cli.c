@@ -1576,10 +1576,11 @@ command_msg (struct cli *cli, const char *args)
     pending_add (cli, ref, to);
 }
 
-/* "NAME" or "NAME confirm" (when allowed): 0, or -1 after a usage
- * line. */
+/* "NAME" or "NAME confirm" (when allowed) naming someone other than self:
+ * 0, or -1 after a usage or error line. */
 static int
 parse_name_arg (const char *args,
+                const char *self,
                 const char *usage,
                 bool allow_confirm,
                 char name[SC_USERNAME_MAX + 1],
@@ -1619,6 +1620,11 @@ parse_name_arg (const char *args,
     }
   memcpy (name, args, len);
   name[len] = '\0';
+  if (strcmp (name, self) == 0)
+    {
+      say ("! %s is you", name);
+      return -1;
+    }
   return 0;
 }
 
@@ -1630,13 +1636,9 @@ command_verify (struct cli *cli, const char *args)
   bool confirm = false;
   int rc;
 
-  if (parse_name_arg (args, "/verify NAME [confirm]", true, name, &confirm) < 0)
+  if (parse_name_arg (args, cli->opt->user, "/verify NAME [confirm]", true,
+                      name, &confirm) < 0)
     return;
-  if (strcmp (name, cli->opt->user) == 0)
-    {
-      say ("! %s is you", name);
-      return;
-    }
   rc = sc_e2e_contact (cli->e2e, name, &c);
   if (rc == SC_ERR_NOT_FOUND && !confirm)
     {
@@ -1687,13 +1689,9 @@ command_accept (struct cli *cli, const char *args)
   bool confirm = false;
   int rc;
 
-  if (parse_name_arg (args, "/accept NAME", false, name, &confirm) < 0)
+  if (parse_name_arg (args, cli->opt->user, "/accept NAME", false, name,
+                      &confirm) < 0)
     return;
-  if (strcmp (name, cli->opt->user) == 0)
-    {
-      say ("! %s is you", name);
-      return;
-    }
   rc = sc_e2e_contact (cli->e2e, name, &c);
   if (rc == SC_ERR_NOT_FOUND)
     {
