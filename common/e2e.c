@@ -260,6 +260,35 @@ load (struct sc_e2e *e, const char *name, uint8_t **buf, size_t *len)
   return SC_OK;
 }
 
+/* Loads record `name` and starts r on it past its version byte (r->bad
+ * when that is not RECORD_VERSION): SC_OK, SC_ERR_NOT_FOUND, or another
+ * error. */
+static int
+open_record (struct sc_e2e *e,
+             const char *name,
+             uint8_t **buf,
+             size_t *len,
+             struct rbuf *r)
+{
+  int rc = load (e, name, buf, len);
+
+  if (rc < 0)
+    return rc;
+  *r = (struct rbuf){ *buf, *len, false };
+  if (get_u8 (r) != RECORD_VERSION)
+    r->bad = true;
+  return SC_OK;
+}
+
+/* Wipes and frees the record r read: true when r read all of it and no
+ * more. */
+static bool
+close_record (const struct rbuf *r, uint8_t *buf, size_t len)
+{
+  free_record (buf, len);
+  return !r->bad && r->left == 0;
+}
+
 static int
 store (struct sc_e2e *e, const char *name, const struct wbuf *w)
 {
@@ -326,14 +355,11 @@ load_contact (struct sc_e2e *e, const char *peer, struct contact *out)
 
   memset (out, 0, sizeof *out);
   record_name (name, "contact", peer);
-  rc = load (e, name, &buf, &len);
+  rc = open_record (e, name, &buf, &len, &r);
   if (rc == SC_ERR_NOT_FOUND)
     return SC_OK;
   if (rc < 0)
     return rc;
-  r = (struct rbuf){ buf, len, false };
-  if (get_u8 (&r) != RECORD_VERSION)
-    r.bad = true;
   flags = get_u8 (&r);
   if ((flags & ~(CONTACT_VERIFIED | CONTACT_CHANGED)) != 0)
     r.bad = true;
@@ -346,8 +372,7 @@ load_contact (struct sc_e2e *e, const char *peer, struct contact *out)
     }
   out->c.verified = (flags & CONTACT_VERIFIED) != 0;
   out->c.changed = (flags & CONTACT_CHANGED) != 0;
-  out->known = !r.bad && r.left == 0;
-  free_record (buf, len);
+  out->known = close_record (&r, buf, len);
   if (!out->known)
     {
       memset (out, 0, sizeof *out);
@@ -429,14 +454,11 @@ load_sessions (struct sc_e2e *e, const char *peer, struct sessions *ss)
 
   memset (ss, 0, sizeof *ss);
   record_name (name, "session", peer);
-  rc = load (e, name, &buf, &len);
+  rc = open_record (e, name, &buf, &len, &r);
   if (rc == SC_ERR_NOT_FOUND)
     return SC_OK;
   if (rc < 0)
     return rc;
-  r = (struct rbuf){ buf, len, false };
-  if (get_u8 (&r) != RECORD_VERSION)
-    r.bad = true;
   n = get_u8 (&r);
   if (n == 0 || n > MAX_SESSIONS)
     r.bad = true;
@@ -472,8 +494,7 @@ load_sessions (struct sc_e2e *e, const char *peer, struct sessions *ss)
       r.p += rlen;
       r.left -= rlen;
     }
-  free_record (buf, len);
-  if (r.bad || r.left != 0)
+  if (!close_record (&r, buf, len))
     {
       sessions_clear (ss);
       return SC_ERR_STORAGE;
@@ -635,7 +656,7 @@ load_prekeys (struct sc_e2e *e, struct prekeys *pk)
   pk->opks = calloc (OPK_SLOTS, sizeof *pk->opks);
   if (pk->opks == NULL)
     return SC_ERR_NOMEM;
-  rc = load (e, "prekeys", &buf, &len);
+  rc = open_record (e, "prekeys", &buf, &len, &r);
   if (rc == SC_ERR_NOT_FOUND)
     {
       uint32_t start[2];
@@ -658,9 +679,6 @@ load_prekeys (struct sc_e2e *e, struct prekeys *pk)
       prekeys_clear (pk);
       return rc;
     }
-  r = (struct rbuf){ buf, len, false };
-  if (get_u8 (&r) != RECORD_VERSION)
-    r.bad = true;
   pk->next_spk_id = get_be32 (&r);
   pk->next_opk_id = get_be32 (&r);
   pk->has_current = get_u8 (&r) != 0;
@@ -686,8 +704,7 @@ load_prekeys (struct sc_e2e *e, struct prekeys *pk)
         r.bad = true;
       pk->n_opks++;
     }
-  free_record (buf, len);
-  if (r.bad || r.left != 0)
+  if (!close_record (&r, buf, len))
     {
       prekeys_clear (pk);
       return SC_ERR_STORAGE;
@@ -849,7 +866,7 @@ load_replay (struct sc_e2e *e, struct replay *rp)
   rp->ek = calloc (SC_E2E_REPLAY_CACHE, sizeof *rp->ek);
   if (rp->ek == NULL)
     return SC_ERR_NOMEM;
-  rc = load (e, "replay", &buf, &len);
+  rc = open_record (e, "replay", &buf, &len, &r);
   if (rc == SC_ERR_NOT_FOUND)
     return SC_OK;
   if (rc < 0)
@@ -857,16 +874,12 @@ load_replay (struct sc_e2e *e, struct replay *rp)
       replay_clear (rp);
       return rc;
     }
-  r = (struct rbuf){ buf, len, false };
-  if (get_u8 (&r) != RECORD_VERSION)
-    r.bad = true;
   n = get_be32 (&r);
   if (n > SC_E2E_REPLAY_CACHE)
     r.bad = true;
   for (uint32_t i = 0; i < n && !r.bad; i++)
     get (&r, rp->ek[rp->n++], SC_X25519_LEN);
-  free_record (buf, len);
-  if (r.bad || r.left != 0)
+  if (!close_record (&r, buf, len))
     {
       replay_clear (rp);
       return SC_ERR_STORAGE;
@@ -924,12 +937,9 @@ check_account (struct sc_e2e *e)
   size_t n;
   int rc;
 
-  rc = load (e, "account", &buf, &len);
+  rc = open_record (e, "account", &buf, &len, &r);
   if (rc < 0)
     return rc;
-  r = (struct rbuf){ buf, len, false };
-  if (get_u8 (&r) != RECORD_VERSION)
-    r.bad = true;
   n = get_u8 (&r);
   get (&r, server, n);
   n = get_u8 (&r);
@@ -937,8 +947,7 @@ check_account (struct sc_e2e *e)
     r.bad = true;
   else
     get (&r, user, n);
-  free_record (buf, len);
-  if (r.bad || r.left != 0)
+  if (!close_record (&r, buf, len))
     return SC_ERR_STORAGE;
   if (strcmp (server, e->server) != 0 || strcmp (user, e->user) != 0)
     return SC_ERR_STATE;
