@@ -1556,6 +1556,37 @@ struct out
   unsigned *flags;
 };
 
+/* Decrypts with one of the stored sessions ss (try_sessions) and, on
+ * success, makes that one current, stores ss and splits the content into
+ * o. */
+static int
+decrypt_stored (struct sc_e2e *e,
+                const char *peer,
+                struct sessions *ss,
+                const uint8_t *want_ek,
+                const uint8_t *msg,
+                size_t msg_len,
+                size_t prefix_len,
+                const struct out *o)
+{
+  uint8_t *pt = NULL;
+  size_t pt_len = 0;
+  size_t idx = 0;
+  int rc;
+
+  rc = try_sessions (ss, want_ek, msg, msg_len, prefix_len, &pt, &pt_len, &idx);
+  if (rc == SC_OK)
+    {
+      sessions_promote (ss, idx);
+      rc = store_sessions (e, peer, ss);
+    }
+  if (rc == SC_OK)
+    rc = split_content (pt, pt_len, o->content_type, o->data, o->data_len);
+  if (rc < 0)
+    free_record (pt, pt_len);
+  return rc;
+}
+
 static int
 decrypt_normal (struct sc_e2e *e,
                 const char *peer,
@@ -1564,9 +1595,6 @@ decrypt_normal (struct sc_e2e *e,
                 const struct out *o)
 {
   struct sessions ss;
-  uint8_t *pt = NULL;
-  size_t pt_len = 0;
-  size_t idx = 0;
   int rc;
 
   rc = load_sessions (e, peer, &ss);
@@ -1574,17 +1602,8 @@ decrypt_normal (struct sc_e2e *e,
     return rc;
   if (ss.n == 0)
     return SC_ERR_NO_SESSION;
-  rc = try_sessions (&ss, NULL, msg, msg_len, SC_E2E_NORMAL_PREFIX_LEN, &pt,
-                     &pt_len, &idx);
-  if (rc == SC_OK)
-    {
-      sessions_promote (&ss, idx);
-      rc = store_sessions (e, peer, &ss);
-    }
-  if (rc == SC_OK)
-    rc = split_content (pt, pt_len, o->content_type, o->data, o->data_len);
-  if (rc < 0)
-    free_record (pt, pt_len);
+  rc = decrypt_stored (e, peer, &ss, NULL, msg, msg_len,
+                       SC_E2E_NORMAL_PREFIX_LEN, o);
   sessions_clear (&ss);
   return rc;
 }
@@ -1743,9 +1762,6 @@ decrypt_prekey (struct sc_e2e *e,
 {
   struct prekey_fields f;
   struct sessions ss;
-  uint8_t *pt = NULL;
-  size_t pt_len = 0;
-  size_t idx = 0;
   bool any = false;
   int rc;
 
@@ -1770,17 +1786,8 @@ decrypt_prekey (struct sc_e2e *e,
   if (any)
     {
       /* More from an X3DH we already answered to. */
-      rc = try_sessions (&ss, f.ek, msg, msg_len, SC_E2E_PREKEY_PREFIX_LEN, &pt,
-                         &pt_len, &idx);
-      if (rc == SC_OK)
-        {
-          sessions_promote (&ss, idx);
-          rc = store_sessions (e, peer, &ss);
-        }
-      if (rc == SC_OK)
-        rc = split_content (pt, pt_len, o->content_type, o->data, o->data_len);
-      if (rc < 0)
-        free_record (pt, pt_len);
+      rc = decrypt_stored (e, peer, &ss, f.ek, msg, msg_len,
+                           SC_E2E_PREKEY_PREFIX_LEN, o);
     }
   else
     rc = decrypt_prekey_new (e, peer, msg, msg_len, now, &f, &ss, o);
