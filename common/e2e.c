@@ -334,6 +334,18 @@ check_peer (const struct sc_e2e *e, const char *peer)
   return SC_OK;
 }
 
+/* check_peer, then lock: SC_OK with the lock held, or an error without
+ * it. */
+static int
+lock_peer (struct sc_e2e *e, const char *peer)
+{
+  int rc = check_peer (e, peer);
+
+  if (rc < 0)
+    return rc;
+  return lock (e);
+}
+
 /* ---- contacts -------------------------------------------------------- */
 
 struct contact
@@ -1232,10 +1244,7 @@ sc_e2e_has_session (struct sc_e2e *e, const char *peer)
 
   if (e == NULL)
     return SC_ERR_INVALID;
-  rc = check_peer (e, peer);
-  if (rc < 0)
-    return rc;
-  rc = lock (e);
+  rc = lock_peer (e, peer);
   if (rc < 0)
     return rc;
   rc = load_sessions (e, peer, &ss);
@@ -1877,10 +1886,7 @@ sc_e2e_contact (struct sc_e2e *e, const char *peer, struct sc_e2e_contact *out)
     memset (out, 0, sizeof *out);
   if (e == NULL || out == NULL)
     return SC_ERR_INVALID;
-  rc = check_peer (e, peer);
-  if (rc < 0)
-    return rc;
-  rc = lock (e);
+  rc = lock_peer (e, peer);
   if (rc < 0)
     return rc;
   rc = load_contact (e, peer, &ct);
@@ -1947,10 +1953,7 @@ sc_e2e_accept_identity (struct sc_e2e *e, const char *peer)
 
   if (e == NULL)
     return SC_ERR_INVALID;
-  rc = check_peer (e, peer);
-  if (rc < 0)
-    return rc;
-  rc = lock (e);
+  rc = lock_peer (e, peer);
   if (rc < 0)
     return rc;
   rc = accept_locked (e, peer);
@@ -1984,10 +1987,7 @@ sc_e2e_set_verified (struct sc_e2e *e, const char *peer, bool verified)
 
   if (e == NULL)
     return SC_ERR_INVALID;
-  rc = check_peer (e, peer);
-  if (rc < 0)
-    return rc;
-  rc = lock (e);
+  rc = lock_peer (e, peer);
   if (rc < 0)
     return rc;
   rc = set_verified_locked (e, peer, verified);
