@@ -309,6 +309,32 @@ match_option (
   return 1;
 }
 
+/* match_option for an option given at most once: 1 with *slot set, 0 when
+ * argv[*i] is another argument, -1 with a message in err. */
+static int
+take_option (int argc,
+             char **argv,
+             int *i,
+             const char *name,
+             const char **slot,
+             char *err,
+             size_t err_len)
+{
+  const char *value = NULL;
+  int m = match_option (argc, argv, i, name, &value);
+
+  if (m < 0)
+    snprintf (err, err_len, "option %s needs a value", name);
+  else if (m > 0 && *slot != NULL)
+    {
+      snprintf (err, err_len, "option %s given twice", name);
+      m = -1;
+    }
+  else if (m > 0)
+    *slot = value;
+  return m;
+}
+
 int
 cli_parse_args (
     int argc, char **argv, struct cli_options *o, char *err, size_t err_len)
@@ -348,24 +374,16 @@ cli_parse_args (
         break;
       for (size_t k = 0; k < sizeof global / sizeof global[0]; k++)
         {
-          const char *value = NULL;
-          int m = match_option (argc, argv, &i, global[k], &value);
+          int m =
+              take_option (argc, argv, &i, global[k], slots[k], err, err_len);
 
-          if (m == 0)
-            continue;
           if (m < 0)
+            return -1;
+          if (m > 0)
             {
-              snprintf (err, err_len, "option %s needs a value", global[k]);
-              return -1;
+              matched = true;
+              break;
             }
-          if (*slots[k] != NULL)
-            {
-              snprintf (err, err_len, "option %s given twice", global[k]);
-              return -1;
-            }
-          *slots[k] = value;
-          matched = true;
-          break;
         }
       if (!matched)
         {
@@ -411,37 +429,15 @@ cli_parse_args (
           o->mode = CLI_MODE_RECV;
           for (; i < argc; i++)
             {
-              const char *value = NULL;
-              int m;
+              int m =
+                  take_option (argc, argv, &i, "--count", &count, err, err_len);
 
-              if ((m = match_option (argc, argv, &i, "--count", &value)) != 0)
-                {
-                  if (m < 0 || count != NULL)
-                    {
-                      snprintf (err, err_len,
-                                m < 0 ? "option --count needs a "
-                                        "value"
-                                      : "option --count given "
-                                        "twice");
-                      return -1;
-                    }
-                  count = value;
-                }
-              else if ((m = match_option (argc, argv, &i, "--timeout",
-                                          &value)) != 0)
-                {
-                  if (m < 0 || timeout != NULL)
-                    {
-                      snprintf (err, err_len,
-                                m < 0 ? "option --timeout needs "
-                                        "a value"
-                                      : "option --timeout given "
-                                        "twice");
-                      return -1;
-                    }
-                  timeout = value;
-                }
-              else
+              if (m == 0)
+                m = take_option (argc, argv, &i, "--timeout", &timeout, err,
+                                 err_len);
+              if (m < 0)
+                return -1;
+              if (m == 0)
                 {
                   snprintf (err, err_len, "unknown argument '%s' for recv",
                             argv[i]);

@@ -158,6 +158,12 @@ test_recv (void)
        "1e3", NULL);
   bad ("unknown argument", "--server", "h:1", "--user", "a", "recv", "--server",
        "h:2", NULL);
+  bad ("option --count needs a value", "--server", "h:1", "--user", "a", "recv",
+       "--count", NULL);
+  bad ("option --timeout needs a value", "--server", "h:1", "--user", "a",
+       "recv", "--count", "1", "--timeout", NULL);
+  bad ("option --timeout given twice", "--server", "h:1", "--user", "a", "recv",
+       "--timeout", "1", "--timeout=2", NULL);
 }
 
 static void
