@@ -162,7 +162,9 @@ client_accept (struct server *srv, int fd, const struct sockaddr *sa, int salen)
       goto fail;
     }
   c->timer = evtimer_new (srv->base, timer_cb, c);
-  if (c->timer == NULL ||
+  /* Made now, so that a close from inside a send never needs memory. */
+  c->linger = evtimer_new (srv->base, linger_cb, c);
+  if (c->timer == NULL || c->linger == NULL ||
       sc_channel_new (SC_NOISE_RESPONDER, srv->static_priv, &c->ch) != 0)
     goto fail;
 
@@ -229,6 +231,18 @@ client_free_zombie (struct client *c)
   client_free (c);
 }
 
+static void
+log_close (const struct client *c, const char *reason)
+{
+  if (c->user[0] != '\0' && c->state != CLIENT_LOGIN &&
+      c->state != CLIENT_AUTHENTICATING)
+    log_info ("conn %" PRIu64 " user=%s disconnected reason=%s", c->id, c->user,
+              reason);
+  else
+    log_info ("conn %" PRIu64 " from %s closed reason=%s", c->id, c->addr,
+              reason);
+}
+
 void
 client_close (struct client *c, const char *reason, bool flush)
 {
@@ -238,15 +252,7 @@ client_close (struct client *c, const char *reason, bool flush)
   if (c->state == CLIENT_DEAD)
     return;
   if (c->state != CLIENT_CLOSING)
-    {
-      if (c->user[0] != '\0' && c->state != CLIENT_LOGIN &&
-          c->state != CLIENT_AUTHENTICATING)
-        log_info ("conn %" PRIu64 " user=%s disconnected reason=%s", c->id,
-                  c->user, reason);
-      else
-        log_info ("conn %" PRIu64 " from %s closed reason=%s", c->id, c->addr,
-                  reason);
-    }
+    log_close (c, reason);
   if (!flush || c->state == CLIENT_CLOSING)
     {
       finalize (c);
@@ -265,8 +271,31 @@ client_close (struct client *c, const char *reason, bool flush)
   bufferevent_disable (c->bev, EV_READ);
   if (c->timer != NULL)
     evtimer_del (c->timer);
-  c->linger = evtimer_new (c->srv->base, linger_cb, c);
+  if (c->linger == NULL)
+    c->linger = evtimer_new (c->srv->base, linger_cb, c);
   if (c->linger == NULL || evtimer_add (c->linger, &tv) != 0)
+    finalize (c);
+}
+
+/* Closes c, without a flush, on the next pass of the loop. Sends use it:
+ * their callers may be walking the list of clients (presence fan-out,
+ * shutdown), and tearing c down at once would announce it offline from
+ * inside that walk, which can close and free the very client the walk
+ * goes to next. Until then c is CLOSING: nothing is read, written or
+ * queued, and routing treats it as offline. */
+static void
+client_close_soon (struct client *c, const char *reason)
+{
+  static const struct timeval now = { 0, 0 };
+
+  if (c->state == CLIENT_DEAD || c->state == CLIENT_CLOSING)
+    return;
+  log_close (c, reason);
+  c->state = CLIENT_CLOSING;
+  bufferevent_disable (c->bev, EV_READ | EV_WRITE);
+  if (c->timer != NULL)
+    evtimer_del (c->timer);
+  if (c->linger == NULL || evtimer_add (c->linger, &now) != 0)
     finalize (c);
 }
 
@@ -296,19 +325,19 @@ send_plaintext (struct client *c, const uint8_t *pt, size_t len)
     {
       log_warn ("conn %" PRIu64 " user=%s output buffer over %" PRIu32 " bytes",
                 c->id, who (c), c->srv->cfg.output_buffer_max);
-      client_close (c, "outbuf-limit", false);
+      client_close_soon (c, "outbuf-limit");
       return -1;
     }
   if (evbuffer_reserve_space (out, (ev_ssize_t) frame_len, &v, 1) < 1)
     {
-      client_close (c, "out-of-memory", false);
+      client_close_soon (c, "out-of-memory");
       return -1;
     }
   r = sc_channel_seal (c->ch, pt, len, v.iov_base, v.iov_len, &written);
   if (r != SC_OK)
     {
       log_error ("conn %" PRIu64 " cannot encrypt: %s", c->id, sc_strerror (r));
-      client_close (c, "encrypt-failed", false);
+      client_close_soon (c, "encrypt-failed");
       return -1;
     }
   v.iov_len = written;

@@ -52,8 +52,10 @@ int client_accept (struct server *srv,
                    int fd,
                    const struct sockaddr *sa,
                    int salen);
-/* Encodes, encrypts and queues m. Returns 0, or -1 when the client was
- * closed instead (output over its cap, or an encoding failure). */
+/* Encodes, encrypts and queues m. Returns 0, or -1 when nothing was
+ * queued: the client is closing or closed (output over its cap, say, which
+ * leaves it CLOSING and tears it down on the next loop pass, never from
+ * inside the send), or m could not be encoded. */
 int client_send_msg (struct client *c, const struct sc_msg *m);
 int client_send_error (struct client *c,
                        enum sc_code code,
