@@ -520,8 +520,10 @@ pending_skip (struct pending *p,
   return SC_OK;
 }
 
+/* Room for cap skipped keys, and r's store for them to be committed to,
+ * so that pending_commit cannot fail. */
 static int
-pending_alloc (struct pending *p, size_t cap)
+pending_alloc (struct sc_ratchet *r, struct pending *p, size_t cap)
 {
   memset (p, 0, sizeof *p);
   if (cap == 0)
@@ -530,7 +532,7 @@ pending_alloc (struct pending *p, size_t cap)
   if (p->keys == NULL)
     return SC_ERR_NOMEM;
   p->cap = cap;
-  return SC_OK;
+  return sk_reserve (r);
 }
 
 static void
@@ -833,9 +835,7 @@ decrypt_current (struct sc_ratchet *r,
     return SC_ERR_DUPLICATE;
   if (n - r->nr > SC_DR_MAX_SKIP)
     return SC_ERR_TOO_FAR;
-  ret = pending_alloc (&p, n - r->nr);
-  if (ret == SC_OK && p.cap > 0)
-    ret = sk_reserve (r);
+  ret = pending_alloc (r, &p, n - r->nr);
   if (ret != SC_OK)
     goto out;
   memcpy (nx->ckr, r->ckr, KEY_LEN);
@@ -881,9 +881,7 @@ decrypt_new_chain (struct sc_ratchet *r,
     return SC_ERR_TOO_FAR;
   if (r->has_ckr && pn > r->nr)
     skip_old = pn - r->nr;
-  ret = pending_alloc (&p, (size_t) skip_old + n);
-  if (ret == SC_OK && p.cap > 0)
-    ret = sk_reserve (r);
+  ret = pending_alloc (r, &p, (size_t) skip_old + n);
   if (ret != SC_OK)
     goto out;
 
