@@ -7,6 +7,7 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <inttypes.h>
+#include <jansson.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
@@ -692,6 +693,40 @@ handle_ready (struct client *c, struct sc_msg *m)
     }
 }
 
+/* The id of a "send" or "bundle_request" that the strict parser refused,
+ * so that the error still answers it with "ref" (PROTOCOL.md 5.5, 5.14):
+ * true when text is one JSON object of either type whose "id" is a valid
+ * identifier, whatever else is wrong with it. */
+static bool
+refused_request_id (const uint8_t *text, size_t len, uint64_t *id)
+{
+  json_error_t jerr;
+  json_t *root, *type, *v;
+  json_int_t n;
+  bool found = false;
+
+  root = json_loadb ((const char *) text, len, JSON_REJECT_DUPLICATES, &jerr);
+  if (root == NULL)
+    return false;
+  type = json_object_get (root, "type");
+  v = json_object_get (root, "id");
+  if (json_is_string (type) && json_is_integer (v) &&
+      ((json_string_length (type) == 4 &&
+        memcmp (json_string_value (type), "send", 4) == 0) ||
+       (json_string_length (type) == 14 &&
+        memcmp (json_string_value (type), "bundle_request", 14) == 0)))
+    {
+      n = json_integer_value (v);
+      if (n >= 1 && (uint64_t) n <= SC_ID_MAX)
+        {
+          *id = (uint64_t) n;
+          found = true;
+        }
+    }
+  json_decref (root);
+  return found;
+}
+
 static void
 handle_frame (struct client *c, const uint8_t *body, size_t len)
 {
@@ -723,9 +758,13 @@ handle_frame (struct client *c, const uint8_t *body, size_t len)
 
   if (r != SC_OK)
     {
+      uint64_t ref;
+      bool has_ref = c->state == CLIENT_READY &&
+                     refused_request_id (srv->scratch, plen, &ref);
+
       log_info ("conn %" PRIu64 " user=%s bad request: %s", c->id, who (c),
                 sc_strerror (r));
-      client_send_error (c, parse_error_code (r), NULL, 0);
+      client_send_error (c, parse_error_code (r), has_ref ? &ref : NULL, 0);
       if (c->state == CLIENT_LOGIN)
         client_close (c, "bad-login", true);
       return;
