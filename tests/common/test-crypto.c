@@ -8,23 +8,7 @@
 
 #include "securechat/crypto.h"
 #include "securechat/error.h"
-
-static json_t *
-load_wycheproof (const char *file)
-{
-  const char *dir = g_getenv ("SC_VECTORS_DIR");
-  g_autofree char *path = NULL;
-  json_error_t err;
-  json_t *root;
-
-  if (dir == NULL)
-    g_error ("SC_VECTORS_DIR is not set (run the tests through meson)");
-  path = g_build_filename (dir, "wycheproof", file, NULL);
-  root = json_load_file (path, 0, &err);
-  if (root == NULL)
-    g_error ("%s:%d: %s", path, err.line, err.text);
-  return root;
-}
+#include "vectors.h"
 
 /* Decodes a hex string; *len receives the byte count. Never NULL. */
 static guint8 *
@@ -94,7 +78,7 @@ all_zero (const guint8 *p, gsize len)
 static void
 test_x25519_wycheproof (void)
 {
-  json_t *root = load_wycheproof ("x25519_test.json");
+  json_t *root = sc_test_load_vectors ("wycheproof", "x25519_test.json");
   json_t *groups = json_object_get (root, "testGroups");
   unsigned total = 0, valid_ok = 0, acceptable_ok = 0, zero_rejected = 0;
   gsize gi, ti;
@@ -221,7 +205,7 @@ static void
 test_aead_wycheproof (gconstpointer data)
 {
   const AeadFile *af = data;
-  json_t *root = load_wycheproof (af->file);
+  json_t *root = sc_test_load_vectors ("wycheproof", af->file);
   unsigned valid = 0, invalid = 0;
   gsize gi, ti;
   json_t *g, *t;
@@ -353,7 +337,7 @@ test_aead_edge (void)
 static void
 test_hmac_wycheproof (void)
 {
-  json_t *root = load_wycheproof ("hmac_sha256_test.json");
+  json_t *root = sc_test_load_vectors ("wycheproof", "hmac_sha256_test.json");
   unsigned valid = 0, invalid = 0, truncated = 0;
   gsize gi, ti;
   json_t *g, *t;
@@ -447,7 +431,7 @@ test_sha256 (void)
 static void
 test_ed25519_wycheproof (void)
 {
-  json_t *root = load_wycheproof ("ed25519_test.json");
+  json_t *root = sc_test_load_vectors ("wycheproof", "ed25519_test.json");
   unsigned total = 0, accepted = 0, rejected = 0, rejected_by_length = 0;
   unsigned malleability_rejected = 0;
   gsize gi, ti;
@@ -587,7 +571,7 @@ test_ed25519_keypair (void)
 static void
 test_hkdf_wycheproof (void)
 {
-  json_t *root = load_wycheproof ("hkdf_sha256_test.json");
+  json_t *root = sc_test_load_vectors ("wycheproof", "hkdf_sha256_test.json");
   unsigned total = 0, exact = 0, refused = 0, empty_salt = 0;
   gsize gi, ti;
   json_t *g, *t;

@@ -13,6 +13,7 @@
 #include "securechat/error.h"
 #include "securechat/noise-testing.h"
 #include "securechat/noise.h"
+#include "vectors.h"
 
 #define MAX_MSG SC_NOISE_MAX_MESSAGE
 
@@ -350,28 +351,11 @@ typedef struct
   gboolean bitflip;  /* the second pass */
 } VectorFile;
 
-static json_t *
-load_vectors (const char *file)
-{
-  const char *dir = g_getenv ("SC_VECTORS_DIR");
-  g_autofree char *path = NULL;
-  json_error_t err;
-  json_t *root;
-
-  if (dir == NULL)
-    g_error ("SC_VECTORS_DIR is not set (run the tests through meson)");
-  path = g_build_filename (dir, "noise", file, NULL);
-  root = json_load_file (path, 0, &err);
-  if (root == NULL)
-    g_error ("%s:%d: %s", path, err.line, err.text);
-  return root;
-}
-
 static void
 test_vector_file (gconstpointer data)
 {
   const VectorFile *vf = data;
-  json_t *root = load_vectors (vf->file);
+  json_t *root = sc_test_load_vectors ("noise", vf->file);
   json_t *vectors = json_object_get (root, "vectors");
   unsigned run = 0, flips = 0, transport = 0;
   gboolean seen_nx = FALSE, seen_xx = FALSE;

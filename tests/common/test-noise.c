@@ -9,6 +9,7 @@
 #include "securechat/error.h"
 #include "securechat/noise-testing.h"
 #include "securechat/noise.h"
+#include "vectors.h"
 
 #define NX      SC_NOISE_PROTOCOL
 #define MAX_MSG SC_NOISE_MAX_MESSAGE
@@ -456,19 +457,11 @@ test_truncated (void)
 static GPtrArray *
 low_order_points (void)
 {
-  const char *dir = g_getenv ("SC_VECTORS_DIR");
-  g_autofree char *path = NULL;
   GPtrArray *points = g_ptr_array_new_with_free_func (g_free);
-  json_error_t err;
-  json_t *root, *g, *t;
+  json_t *root = sc_test_load_vectors ("wycheproof", "x25519_test.json");
+  json_t *g, *t;
   gsize gi, ti;
 
-  if (dir == NULL)
-    g_error ("SC_VECTORS_DIR is not set (run the tests through meson)");
-  path = g_build_filename (dir, "wycheproof", "x25519_test.json", NULL);
-  root = json_load_file (path, 0, &err);
-  if (root == NULL)
-    g_error ("%s:%d: %s", path, err.line, err.text);
   json_array_foreach (json_object_get (root, "testGroups"), gi, g)
   {
     json_array_foreach (json_object_get (g, "tests"), ti, t)

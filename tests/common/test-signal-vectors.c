@@ -12,6 +12,7 @@
 #include "securechat/error.h"
 #include "securechat/ratchet-testing.h"
 #include "securechat/ratchet.h"
+#include "vectors.h"
 
 static const struct sc_dr_labels signal_labels = {
   "WhisperRatchet",
@@ -266,18 +267,10 @@ test_first_message (void)
 int
 main (int argc, char **argv)
 {
-  const char *dir = g_getenv ("SC_VECTORS_DIR");
-  g_autofree char *path = NULL;
-  json_error_t err;
   int ret;
 
   g_test_init (&argc, &argv, NULL);
-  if (dir == NULL)
-    g_error ("SC_VECTORS_DIR is not set (run the tests through meson)");
-  path = g_build_filename (dir, "signal", "signal_kdf_vectors.json", NULL);
-  vectors = json_load_file (path, JSON_REJECT_DUPLICATES, &err);
-  if (vectors == NULL)
-    g_error ("%s:%d: %s", path, err.line, err.text);
+  vectors = sc_test_load_vectors ("signal", "signal_kdf_vectors.json");
 
   g_test_add_func ("/common/signal-vectors/chain-key", test_chain_key);
   g_test_add_func ("/common/signal-vectors/not-v2-hkdf", test_not_v2_hkdf);

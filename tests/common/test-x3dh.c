@@ -9,25 +9,9 @@
 #include "securechat/error.h"
 #include "securechat/identity.h"
 #include "securechat/x3dh.h"
+#include "vectors.h"
 
 #define SIGNAL_INFO "WhisperText"
-
-static json_t *
-load_vectors (const char *subdir, const char *file)
-{
-  const char *dir = g_getenv ("SC_VECTORS_DIR");
-  g_autofree char *path = NULL;
-  json_error_t err;
-  json_t *root;
-
-  if (dir == NULL)
-    g_error ("SC_VECTORS_DIR is not set (run the tests through meson)");
-  path = g_build_filename (dir, subdir, file, NULL);
-  root = json_load_file (path, 0, &err);
-  if (root == NULL)
-    g_error ("%s:%d: %s", path, err.line, err.text);
-  return root;
-}
 
 /* The vector of signal_kdf_vectors.json called name (borrowed from root). */
 static json_t *
@@ -178,7 +162,7 @@ respond (const Parties *p,
 static void
 test_signal_no_opk_responder (void)
 {
-  json_t *root = load_vectors ("signal", "signal_kdf_vectors.json");
+  json_t *root = sc_test_load_vectors ("signal", "signal_kdf_vectors.json");
   json_t *v =
       signal_vector (root, "signal_v3_x3dh_session_init_no_opk_responder");
   guint8 alice_ik[SC_X25519_LEN], alice_ek[SC_X25519_LEN];
@@ -249,7 +233,7 @@ test_signal_no_opk_responder (void)
 static void
 test_signal_end_to_end_x3dh (void)
 {
-  json_t *root = load_vectors ("signal", "signal_kdf_vectors.json");
+  json_t *root = sc_test_load_vectors ("signal", "signal_kdf_vectors.json");
   json_t *v = signal_vector (
       root, "signal_v3_x3dh_plus_first_ratchet_message_end_to_end");
   json_t *in = json_object_get (v, "inputs");
@@ -352,7 +336,7 @@ static void
 test_signal_v2_hkdf_pitfall (void)
 {
   static const guint8 one = 0x01;
-  json_t *root = load_vectors ("signal", "signal_kdf_vectors.json");
+  json_t *root = sc_test_load_vectors ("signal", "signal_kdf_vectors.json");
   json_t *v2 =
       signal_vector (root, "signal_v2_chain_key_derivation_NONSTANDARD_HKDF");
   json_t *v3 = signal_vector (root, "signal_v3_chain_key_derivation");
@@ -661,7 +645,7 @@ test_bad_signature (void)
 static GPtrArray *
 low_order_points (void)
 {
-  json_t *root = load_vectors ("wycheproof", "x25519_test.json");
+  json_t *root = sc_test_load_vectors ("wycheproof", "x25519_test.json");
   GPtrArray *points = g_ptr_array_new_with_free_func (g_free);
   gsize gi, ti;
   json_t *g, *t;

@@ -1,0 +1,13 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* The known-answer vector files under $SC_VECTORS_DIR, for the tests. */
+#ifndef SC_TESTS_COMMON_VECTORS_H
+#define SC_TESTS_COMMON_VECTORS_H
+
+#include <jansson.h>
+
+/* The JSON file $SC_VECTORS_DIR/subdir/file, duplicate keys refused (owned
+ * by the caller). Aborts the test program (g_error) when the variable is
+ * unset or the file is missing or malformed. */
+json_t *sc_test_load_vectors (const char *subdir, const char *file);
+
+#endif
