@@ -67,6 +67,34 @@ pending_adjust (struct server *srv, const char *addr, int delta)
   srv->n_pending--;
 }
 
+/* Password checks running for c->user, counted while c waits for one. */
+static void
+checking_start (struct client *c)
+{
+  uintptr_t n = (uintptr_t) strmap_get (c->srv->checks_by_user, c->user);
+
+  if (strmap_set (c->srv->checks_by_user, c->user, (void *) (n + 1)) != 0)
+    log_warn ("running checks for user=%s not recorded: out of memory",
+              c->user);
+  else
+    c->checking = true;
+}
+
+static void
+checking_done (struct client *c)
+{
+  uintptr_t n;
+
+  if (!c->checking)
+    return;
+  c->checking = false;
+  n = (uintptr_t) strmap_get (c->srv->checks_by_user, c->user);
+  if (n <= 1)
+    strmap_remove (c->srv->checks_by_user, c->user);
+  else
+    strmap_set (c->srv->checks_by_user, c->user, (void *) (n - 1));
+}
+
 static void
 pending_done (struct client *c)
 {
@@ -499,6 +527,7 @@ login_done (struct auth_job *job, void *ud)
   struct sc_msg m;
   char err[256];
 
+  checking_done (c);
   if (c->state != CLIENT_AUTHENTICATING)
     goto out; /* the connection went away while the hash ran */
 
@@ -574,8 +603,9 @@ handle_login (struct client *c, struct sc_msg_login *lg)
   struct server *srv = c->srv;
   int64_t now = server_mono_ms ();
   uint32_t wait_user, wait_addr, wait;
+  uintptr_t running;
   struct auth_job *job;
-  const char *hash;
+  const char *hash, *by;
   bool reloaded = false;
   char err[256];
 
@@ -583,12 +613,23 @@ handle_login (struct client *c, struct sc_msg_login *lg)
   wait_user = ratelimit_check (srv->fail_by_user, lg->user, now);
   wait_addr = ratelimit_check (srv->fail_by_addr, c->addr, now);
   wait = wait_user > wait_addr ? wait_user : wait_addr;
+  by = wait_user >= wait_addr ? "user" : "address";
+  /* Checks still running count as failures until their verdict: a burst
+   * of parallel guesses gets no more answers than a sequence would. */
+  running = (uintptr_t) strmap_get (srv->checks_by_user, lg->user);
+  if (wait == 0 && running > 0 &&
+      (uint64_t) ratelimit_failures (srv->fail_by_user, lg->user, now) +
+              running >=
+          srv->cfg.auth_fail_limit)
+    {
+      wait = srv->cfg.auth_backoff_ms;
+      by = "user-checks-running";
+    }
   if (wait > 0)
     {
       log_info ("conn %" PRIu64 " user=%s login refused reason=rate-limited "
                 "by=%s retry_after_ms=%" PRIu32 " from=%s",
-                c->id, c->user, wait_user >= wait_addr ? "user" : "address",
-                wait, c->addr);
+                c->id, c->user, by, wait, c->addr);
       client_send_error (c, SC_CODE_RATE_LIMITED, NULL, wait);
       client_close (c, "rate-limited", true);
       return;
@@ -624,6 +665,7 @@ handle_login (struct client *c, struct sc_msg_login *lg)
       goto busy;
     }
   c->state = CLIENT_AUTHENTICATING;
+  checking_start (c);
   /* Further frames wait in the socket until the verdict. */
   bufferevent_disable (c->bev, EV_READ);
   return;

@@ -42,6 +42,7 @@ struct client
   bool over_limit; /* accepted over max_connections: server_full */
   bool replaced;   /* a newer session took over this user */
   bool zombie;     /* closed but referenced: on the server's zombies */
+  bool checking;   /* counted in the server's checks_by_user */
   char addr[64];   /* source address, for logs and per-address limits */
   char user[33];   /* once logged in (or attempting) */
   int64_t last_rx_ms;

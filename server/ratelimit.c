@@ -202,6 +202,19 @@ ratelimit_check (const struct ratelimit *rl, const char *key, int64_t now_ms)
   return (uint32_t) wait;
 }
 
+unsigned
+ratelimit_failures (const struct ratelimit *rl, const char *key, int64_t now_ms)
+{
+  const struct rl_entry *e;
+
+  if (rl == NULL || key == NULL)
+    return 0;
+  e = find (rl, key);
+  if (e == NULL || expired (rl, e, now_ms))
+    return 0;
+  return e->failures;
+}
+
 void
 ratelimit_fail (struct ratelimit *rl, const char *key, int64_t now_ms)
 {

@@ -20,6 +20,10 @@ void ratelimit_free (struct ratelimit *rl);
 /* 0 when key may try now, else the ms to wait. */
 uint32_t
 ratelimit_check (const struct ratelimit *rl, const char *key, int64_t now_ms);
+/* The failures key has to its name at now_ms (0 once forgotten). */
+unsigned ratelimit_failures (const struct ratelimit *rl,
+                             const char *key,
+                             int64_t now_ms);
 void ratelimit_fail (struct ratelimit *rl, const char *key, int64_t now_ms);
 void ratelimit_success (struct ratelimit *rl, const char *key);
 size_t ratelimit_size (const struct ratelimit *rl);

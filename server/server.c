@@ -261,6 +261,7 @@ server_init (struct server *srv, const char *data_dir, const struct config *cfg)
       srv->sig_hup == NULL || srv->shutdown_timer == NULL ||
       srv->listener_retry == NULL || route_new (&srv->route) != 0 ||
       strmap_new (&srv->pending_by_addr) != 0 ||
+      strmap_new (&srv->checks_by_user) != 0 ||
       ratelimit_new (RATELIMIT_ENTRIES, cfg->auth_fail_limit,
                      cfg->auth_backoff_ms, cfg->auth_backoff_max_ms,
                      &srv->fail_by_user) != 0 ||
@@ -311,6 +312,7 @@ server_cleanup (struct server *srv)
     event_free (srv->listener_retry);
   route_free (srv->route);
   strmap_free (srv->pending_by_addr);
+  strmap_free (srv->checks_by_user);
   ratelimit_free (srv->fail_by_user);
   ratelimit_free (srv->fail_by_addr);
   store_free (srv->store);

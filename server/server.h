@@ -48,6 +48,7 @@ struct server
   struct ratelimit *fail_by_addr;
   struct route *route;
   struct strmap *pending_by_addr;  /* address -> (uintptr_t) count */
+  struct strmap *checks_by_user;   /* user -> (uintptr_t) hash jobs running */
   struct prekeys_service *prekeys; /* DIR/prekeys and the fetch limits */
 
   struct client_list clients;

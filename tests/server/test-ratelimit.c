@@ -59,6 +59,27 @@ test_threshold (void)
 }
 
 static void
+test_failures_count (void)
+{
+  struct ratelimit *rl = make (100, 2, 1000, 4000);
+  int64_t now = 1000000;
+
+  g_assert_cmpuint (ratelimit_failures (NULL, "alice", now), ==, 0);
+  g_assert_cmpuint (ratelimit_failures (rl, "alice", now), ==, 0);
+  ratelimit_fail (rl, "alice", now);
+  ratelimit_fail (rl, "alice", now);
+  ratelimit_fail (rl, "alice", now);
+  g_assert_cmpuint (ratelimit_failures (rl, "alice", now), ==, 3);
+  g_assert_cmpuint (ratelimit_failures (rl, "bob", now), ==, 0);
+  /* Back-off of 2000 ms, then forgotten after max_ms of quiet. */
+  g_assert_cmpuint (ratelimit_failures (rl, "alice", now + 5999), ==, 3);
+  g_assert_cmpuint (ratelimit_failures (rl, "alice", now + 6000), ==, 0);
+  ratelimit_success (rl, "alice");
+  g_assert_cmpuint (ratelimit_failures (rl, "alice", now), ==, 0);
+  ratelimit_free (rl);
+}
+
+static void
 test_doubling_and_cap (void)
 {
   struct ratelimit *rl = make (100, 5, 1000, 900000);
@@ -243,6 +264,7 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/server/ratelimit/bad-args", test_bad_args);
   g_test_add_func ("/server/ratelimit/threshold", test_threshold);
+  g_test_add_func ("/server/ratelimit/failures", test_failures_count);
   g_test_add_func ("/server/ratelimit/doubling-cap", test_doubling_and_cap);
   g_test_add_func ("/server/ratelimit/overflow", test_overflow_safe);
   g_test_add_func ("/server/ratelimit/success-clears", test_success_clears);
