@@ -10,34 +10,13 @@
 #include "securechat/error.h"
 #include "vectors.h"
 
-/* Decodes a hex string; *len receives the byte count. Never NULL. */
-static guint8 *
-unhex (const char *s, gsize *len)
-{
-  gsize n = strlen (s);
-  guint8 *buf;
-
-  g_assert_cmpuint (n % 2, ==, 0);
-  buf = g_malloc (n / 2 + 1);
-  for (gsize i = 0; i < n / 2; i++)
-    {
-      int hi = g_ascii_xdigit_value (s[2 * i]);
-      int lo = g_ascii_xdigit_value (s[2 * i + 1]);
-      g_assert_cmpint (hi, >=, 0);
-      g_assert_cmpint (lo, >=, 0);
-      buf[i] = (guint8) (hi << 4 | lo);
-    }
-  *len = n / 2;
-  return buf;
-}
-
 static guint8 *
 member_hex (json_t *obj, const char *key, gsize *len)
 {
   json_t *j = json_object_get (obj, key);
 
   g_assert_true (json_is_string (j));
-  return unhex (json_string_value (j), len);
+  return sc_test_unhex (json_string_value (j), len);
 }
 
 static const char *
@@ -143,15 +122,15 @@ static void
 test_x25519_rfc7748 (void)
 {
   gsize l;
-  g_autofree guint8 *a_priv = unhex (
+  g_autofree guint8 *a_priv = sc_test_unhex (
       "77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a", &l);
-  g_autofree guint8 *a_pub = unhex (
+  g_autofree guint8 *a_pub = sc_test_unhex (
       "8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a", &l);
-  g_autofree guint8 *b_priv = unhex (
+  g_autofree guint8 *b_priv = sc_test_unhex (
       "5dab087e624a8a4b79e17f8b83800ee66f3bb1292618b6fd1c2f8b27ff88e0eb", &l);
-  g_autofree guint8 *b_pub = unhex (
+  g_autofree guint8 *b_pub = sc_test_unhex (
       "de9edb7d7b7dc1b4d35b61c2ece435373f8343c85b78674dadfc7e146f882b4f", &l);
-  g_autofree guint8 *k = unhex (
+  g_autofree guint8 *k = sc_test_unhex (
       "4a5d9d5ba4ce2de1728e3bf480350f25e07e21c947d19e3376f09b3c1e161742", &l);
   guint8 pub[SC_X25519_LEN], out[SC_X25519_LEN];
 
@@ -391,9 +370,9 @@ static void
 test_hmac_rfc4231 (void)
 {
   gsize l;
-  g_autofree guint8 *want = unhex (
+  g_autofree guint8 *want = sc_test_unhex (
       "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843", &l);
-  g_autofree guint8 *empty_want = unhex (
+  g_autofree guint8 *empty_want = sc_test_unhex (
       "b613679a0814d9ec772f95d778c35fc5ff1697c493715653c6c712144292c5ad", &l);
   const char *msg = "what do ya want for nothing?";
   guint8 out[SC_SHA256_LEN];
@@ -410,9 +389,9 @@ static void
 test_sha256 (void)
 {
   gsize l;
-  g_autofree guint8 *abc = unhex (
+  g_autofree guint8 *abc = sc_test_unhex (
       "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad", &l);
-  g_autofree guint8 *empty = unhex (
+  g_autofree guint8 *empty = sc_test_unhex (
       "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", &l);
   guint8 out[SC_SHA256_LEN];
 
@@ -510,10 +489,10 @@ test_ed25519_rfc8032 (void)
   for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
     {
       gsize l, msg_len;
-      g_autofree guint8 *sk = unhex (cases[i].sk, &l);
-      g_autofree guint8 *pk = unhex (cases[i].pk, &l);
-      g_autofree guint8 *msg = unhex (cases[i].msg, &msg_len);
-      g_autofree guint8 *want = unhex (cases[i].sig, &l);
+      g_autofree guint8 *sk = sc_test_unhex (cases[i].sk, &l);
+      g_autofree guint8 *pk = sc_test_unhex (cases[i].pk, &l);
+      g_autofree guint8 *msg = sc_test_unhex (cases[i].msg, &msg_len);
+      g_autofree guint8 *want = sc_test_unhex (cases[i].sig, &l);
       guint8 pub[SC_ED25519_LEN], sig[SC_ED25519_SIG_LEN];
 
       g_assert_cmpint (sc_ed25519_public (sk, pub), ==, SC_OK);
@@ -641,9 +620,9 @@ test_hkdf_edge (void)
 {
   gsize l;
   g_autofree guint8 *want =
-      unhex ("8da4e775a563c18f715f802a063c5a31b8a11f5c5ee1"
-             "879ec3454e5f3c738d2d9d201395faa4b61a96c8",
-             &l);
+      sc_test_unhex ("8da4e775a563c18f715f802a063c5a31b8a11f5c5ee1"
+                     "879ec3454e5f3c738d2d9d201395faa4b61a96c8",
+                     &l);
   g_autofree guint8 *big = g_malloc (SC_HKDF_SHA256_MAX + 1);
   guint8 ikm[22], zero_salt[SC_SHA256_LEN] = { 0 }, out[42], out2[42];
 
@@ -706,17 +685,18 @@ static void
 test_aes_cbc_sp800_38a (void)
 {
   gsize l, pt_len, ct_len;
-  g_autofree guint8 *key = unhex (
+  g_autofree guint8 *key = sc_test_unhex (
       "603deb1015ca71be2b73aef0857d77811f352c073b6108d72d9810a30914dff4", &l);
-  g_autofree guint8 *iv = unhex ("000102030405060708090a0b0c0d0e0f", &l);
-  g_autofree guint8 *pt =
-      unhex ("6bc1bee22e409f96e93d7e117393172aae2d8a571e03ac9c9eb76fac45af8e51"
-             "30c81c46a35ce411e5fbc1191a0a52eff69f2445df4f9b17ad2b417be66c3710",
-             &pt_len);
-  g_autofree guint8 *ct =
-      unhex ("f58c4c04d6e5f1ba779eabfb5f7bfbd69cfc4e967edb808d679f777bc6702c7d"
-             "39f23369a9d9bacfa530e26304231461b2eb05e2c39be9fcda6c19078c6a9d1b",
-             &ct_len);
+  g_autofree guint8 *iv =
+      sc_test_unhex ("000102030405060708090a0b0c0d0e0f", &l);
+  g_autofree guint8 *pt = sc_test_unhex (
+      "6bc1bee22e409f96e93d7e117393172aae2d8a571e03ac9c9eb76fac45af8e51"
+      "30c81c46a35ce411e5fbc1191a0a52eff69f2445df4f9b17ad2b417be66c3710",
+      &pt_len);
+  g_autofree guint8 *ct = sc_test_unhex (
+      "f58c4c04d6e5f1ba779eabfb5f7bfbd69cfc4e967edb808d679f777bc6702c7d"
+      "39f23369a9d9bacfa530e26304231461b2eb05e2c39be9fcda6c19078c6a9d1b",
+      &ct_len);
   guint8 out[96], back[96];
   size_t out_len = 0, back_len = 0;
 

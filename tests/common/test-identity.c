@@ -8,22 +8,7 @@
 #include "securechat/error.h"
 #include "securechat/identity.h"
 #include "securechat/msg.h"
-
-/* Decodes a hex string of exactly len bytes into out. */
-static void
-unhex_into (const char *s, guint8 *out, gsize len)
-{
-  g_assert_cmpuint (strlen (s), ==, 2 * len);
-  for (gsize i = 0; i < len; i++)
-    {
-      int hi = g_ascii_xdigit_value (s[2 * i]);
-      int lo = g_ascii_xdigit_value (s[2 * i + 1]);
-
-      g_assert_cmpint (hi, >=, 0);
-      g_assert_cmpint (lo, >=, 0);
-      out[i] = (guint8) (hi << 4 | lo);
-    }
-}
+#include "vectors.h"
 
 static gboolean
 all_zero (const void *p, gsize len)
@@ -110,16 +95,16 @@ test_deserialize_known (void)
   struct sc_identity id;
 
   buf[0] = 1;
-  unhex_into (
+  sc_test_unhex_into (
       "77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a",
       buf + 1, SC_X25519_LEN);
-  unhex_into (
+  sc_test_unhex_into (
       "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60",
       buf + 1 + SC_X25519_LEN, SC_ED25519_LEN);
-  unhex_into (
+  sc_test_unhex_into (
       "8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a",
       dh_pub, sizeof dh_pub);
-  unhex_into (
+  sc_test_unhex_into (
       "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a",
       sig_pub, sizeof sig_pub);
   g_assert_cmpint (sc_identity_deserialize (buf, sizeof buf, &id), ==, SC_OK);
@@ -380,16 +365,16 @@ assert_safety_format (const char *s)
 static void
 known_identities (struct sc_identity_public *a, struct sc_identity_public *b)
 {
-  unhex_into (
+  sc_test_unhex_into (
       "8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a", a->dh,
       SC_X25519_LEN);
-  unhex_into (
+  sc_test_unhex_into (
       "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a",
       a->sig, SC_ED25519_LEN);
-  unhex_into (
+  sc_test_unhex_into (
       "de9edb7d7b7dc1b4d35b61c2ece435373f8343c85b78674dadfc7e146f882b4f", b->dh,
       SC_X25519_LEN);
-  unhex_into (
+  sc_test_unhex_into (
       "3d4017c3e843895a92b70aa74d1b7ebc9c982ccf2ec4968cc0cd55f12af4660c",
       b->sig, SC_ED25519_LEN);
 }

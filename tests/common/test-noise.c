@@ -490,14 +490,6 @@ low_order_points (void)
 }
 
 static void
-unhex32 (const char *hex, guint8 out[SC_X25519_LEN])
-{
-  for (gsize i = 0; i < SC_X25519_LEN; i++)
-    out[i] = (guint8) (g_ascii_xdigit_value (hex[2 * i]) << 4 |
-                       g_ascii_xdigit_value (hex[2 * i + 1]));
-}
-
-static void
 test_low_order_ephemeral (void)
 {
   g_autoptr (GPtrArray) points = low_order_points ();
@@ -512,7 +504,7 @@ test_low_order_ephemeral (void)
       gsize len, plen;
       Pair p;
 
-      unhex32 (g_ptr_array_index (points, k), bad);
+      sc_test_unhex_into (g_ptr_array_index (points, k), bad, sizeof bad);
 
       /* As e in message 1: the responder's ee aborts its message 2. */
       pair_init (&p, NX, FALSE);

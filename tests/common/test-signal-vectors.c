@@ -45,25 +45,13 @@ static GBytes *
 hex (json_t *obj, const char *key)
 {
   json_t *j = json_object_get (obj, key);
-  const char *s;
   gsize len;
   guint8 *buf;
 
   if (!json_is_string (j))
     g_error ("no hex member %s", key);
-  s = json_string_value (j);
-  len = strlen (s);
-  g_assert_cmpuint (len % 2, ==, 0);
-  buf = g_malloc (len / 2 + 1);
-  for (gsize i = 0; i < len / 2; i++)
-    {
-      int hi = g_ascii_xdigit_value (s[2 * i]);
-      int lo = g_ascii_xdigit_value (s[2 * i + 1]);
-      g_assert_cmpint (hi, >=, 0);
-      g_assert_cmpint (lo, >=, 0);
-      buf[i] = (guint8) (hi << 4 | lo);
-    }
-  return g_bytes_new_take (buf, len / 2);
+  buf = sc_test_unhex (json_string_value (j), &len);
+  return g_bytes_new_take (buf, len);
 }
 
 /* obj[key] as exactly len bytes into out. */

@@ -36,20 +36,9 @@ static void
 member_hex_into (json_t *obj, const char *key, guint8 *out, gsize len)
 {
   json_t *j = json_object_get (obj, key);
-  const char *s;
 
   g_assert_true (json_is_string (j));
-  s = json_string_value (j);
-  g_assert_cmpuint (strlen (s), ==, 2 * len);
-  for (gsize i = 0; i < len; i++)
-    {
-      int hi = g_ascii_xdigit_value (s[2 * i]);
-      int lo = g_ascii_xdigit_value (s[2 * i + 1]);
-
-      g_assert_cmpint (hi, >=, 0);
-      g_assert_cmpint (lo, >=, 0);
-      out[i] = (guint8) (hi << 4 | lo);
-    }
+  sc_test_unhex_into (json_string_value (j), out, len);
 }
 
 /* A Signal public key: 0x05 || u. Checks the prefix, returns u. */
