@@ -136,9 +136,14 @@ load_file (const char *path,
   close (fd);
   if (root == NULL)
     {
-      util_set_err (
-          err, err_cap, "%s:%d:%d: %s", shown, jerr.line, jerr.column,
-          log_escape (jerr.text, strlen (jerr.text), text, sizeof text));
+      /* jansson may quote the token it stopped at ("... near '...'"),
+       * which can be a hash: the position says where to look. */
+      const char *near = strstr (jerr.text, " near '");
+      size_t len =
+          near != NULL ? (size_t) (near - jerr.text) : strlen (jerr.text);
+
+      util_set_err (err, err_cap, "%s:%d:%d: %s", shown, jerr.line, jerr.column,
+                    log_escape (jerr.text, len, text, sizeof text));
       return -1;
     }
   if (!json_is_object (root))

@@ -424,6 +424,39 @@ test_parse_errors (struct fixture *f, gconstpointer data)
   g_rmdir (f->path);
 }
 
+/* A damaged file must not put a hash, or part of one, in the error (which
+ * goes to the server log): jansson quotes the token it stopped at. */
+static void
+test_parse_error_hides_hashes (struct fixture *f, gconstpointer data)
+{
+  static const char *const texts[] = {
+    "{\"alice\": \"$y$j9T$SECRETSALT$SECRETHASH",
+    "{\"alice\": \"$y$j9T$SECRETSALT$SECRETHASH\\q\"}",
+    "{\"alice\": \"$y$j9T$SECRETSALT$SECRETHASH\" \"bob\"}",
+    "{\"alice\": $y$j9T$SECRETSALT$SECRETHASH}",
+    "{\"alice\" \"$y$j9T$SECRETSALT$SECRETHASH\"}",
+    "{\"bob\": \"x\" \"$y$j9T$SECRETSALT$SECRETHASH\"}",
+    "{\"bob\": \"x\" \"SECRETj9TxHASH\"}",
+  };
+  struct store *st = NULL;
+  char err[512];
+  size_t i;
+
+  (void) data;
+  for (i = 0; i < G_N_ELEMENTS (texts); i++)
+    {
+      write_text (f->path, texts[i]);
+      err[0] = '\0';
+      g_assert_cmpint (store_open (f->path, &st, err, sizeof err), ==, -1);
+      g_assert_null (st);
+      g_assert_true (g_str_has_prefix (err, f->path));
+      g_test_message ("%s", err);
+      g_assert_nonnull (strstr (err, ":1:"));
+      if (strstr (err, "SECRET") != NULL || strstr (err, "j9T") != NULL)
+        g_error ("case %zu: the error quotes the hash: %s", i, err);
+    }
+}
+
 static void
 test_refresh (struct fixture *f, gconstpointer data)
 {
@@ -583,6 +616,7 @@ main (int argc, char **argv)
        test_precondition_writes_nothing);
   ADD ("/server/store/atomic-and-mode", test_atomic_and_mode);
   ADD ("/server/store/parse-errors", test_parse_errors);
+  ADD ("/server/store/parse-error-hides-hashes", test_parse_error_hides_hashes);
   ADD ("/server/store/refresh", test_refresh);
   ADD ("/server/store/two-processes", test_two_processes);
 #undef ADD
