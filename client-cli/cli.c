@@ -133,6 +133,7 @@ cli_usage (FILE *out)
          "  /verify NAME confirm  mark NAME verified (after comparing the "
          "number)\n"
          "  /accept NAME          accept NAME's changed identity key\n"
+         "  /reject NAME          refuse it and keep the key you had\n"
          "  /quit                 log out and exit (so does the end of input, "
          "once\n"
          "                        every message sent has been answered)\n"
@@ -958,8 +959,9 @@ static void
 say_changed (const char *name)
 {
   say ("! %s's identity key changed — nothing is sent to %s until you "
-       "accept it; compare the safety number with /verify %s, then /accept %s",
-       name, name, name, name);
+       "decide; compare the safety number with /verify %s, then /accept %s "
+       "(or /reject %s to keep the key you had)",
+       name, name, name, name, name);
 }
 
 /* The safety number and what to do with it, interactively. */
@@ -1517,6 +1519,7 @@ interactive_help (void)
        "  /verify NAME          show the safety number with NAME\n"
        "  /verify NAME confirm  mark NAME verified (after comparing it)\n"
        "  /accept NAME          accept NAME's changed identity key\n"
+       "  /reject NAME          refuse it and keep the key you had\n"
        "  /quit                 log out and exit\n"
        "  /help                 show this list");
 }
@@ -1677,15 +1680,18 @@ command_verify (struct cli *cli, const char *args)
     say ("%s is now marked verified.", name);
 }
 
+/* /accept NAME and /reject NAME: the user's decision on a changed
+ * identity key. */
 static void
-command_accept (struct cli *cli, const char *args)
+command_decide (struct cli *cli, const char *args, bool accept)
 {
   char name[SC_USERNAME_MAX + 1];
   struct sc_e2e_contact c;
   bool confirm = false;
   int rc;
 
-  if (parse_name_arg (args, cli->opt->user, "/accept NAME", false, name,
+  if (parse_name_arg (args, cli->opt->user,
+                      accept ? "/accept NAME" : "/reject NAME", false, name,
                       &confirm) < 0)
     return;
   rc = sc_e2e_contact (cli->e2e, name, &c);
@@ -1696,16 +1702,23 @@ command_accept (struct cli *cli, const char *args)
     }
   if (rc == SC_OK && !c.changed)
     {
-      say ("%s's identity key has not changed; nothing to accept.", name);
+      say ("%s's identity key has not changed; nothing to %s.", name,
+           accept ? "accept" : "reject");
       return;
     }
   if (rc == SC_OK)
-    rc = sc_e2e_accept_identity (cli->e2e, name);
+    rc = accept ? sc_e2e_accept_identity (cli->e2e, name)
+                : sc_e2e_reject_identity (cli->e2e, name);
   if (rc < 0)
-    say ("! cannot accept %s's key: %s", name, sc_strerror (rc));
-  else
+    say ("! cannot %s %s's key: %s", accept ? "accept" : "reject", name,
+         sc_strerror (rc));
+  else if (accept)
     say ("Accepted %s's new identity key. It is not verified: compare the "
          "safety number with /verify %s.",
+         name, name);
+  else
+    say ("Rejected the new key offered for %s; the key you had stays (not "
+         "verified: compare the safety number with /verify %s).",
          name, name);
 }
 
@@ -1743,7 +1756,9 @@ handle_command (struct cli *cli, const char *line, size_t len)
   else if (IS ("verify"))
     command_verify (cli, args);
   else if (IS ("accept"))
-    command_accept (cli, args);
+    command_decide (cli, args, true);
+  else if (IS ("reject"))
+    command_decide (cli, args, false);
   else if (IS ("quit"))
     begin_quit (cli, OUT_DONE);
   else if (IS ("help"))

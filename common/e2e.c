@@ -554,9 +554,11 @@ store_sessions (struct sc_e2e *e, const char *peer, const struct sessions *ss)
   return rc;
 }
 
-/* Makes s (moved in) the current session; older sessions with the same
- * peer identity are archived, the oldest and those of another identity
- * dropped. */
+/* Makes s (moved in) the current session; older sessions are archived and
+ * the oldest dropped. Sessions of another identity are kept too: until the
+ * user accepts or rejects a changed key, the trusted peer's sessions must
+ * still decrypt (sc_e2e_accept_identity and sc_e2e_reject_identity drop
+ * the losing side's). */
 static void
 sessions_push (struct sessions *ss, struct session *s)
 {
@@ -567,8 +569,7 @@ sessions_push (struct sessions *ss, struct session *s)
   memset (s, 0, sizeof *s);
   for (size_t i = 0; i < ss->n; i++)
     {
-      if (out.n < MAX_SESSIONS &&
-          sc_identity_public_equal (&ss->s[i].peer, &out.s[0].peer))
+      if (out.n < MAX_SESSIONS)
         {
           out.s[out.n++] = ss->s[i];
           memset (&ss->s[i], 0, sizeof ss->s[i]);
@@ -1658,8 +1659,10 @@ decrypt_prekey_new (struct sc_e2e *e,
     return rc;
   if (replay_seen (&rp, f->ek))
     {
+      /* An X3DH answered once but no longer held (a RESET dropped it):
+       * nothing is created, and the sender is asked to start over. */
       replay_clear (&rp);
-      return SC_ERR_DUPLICATE;
+      return SC_ERR_NO_SESSION;
     }
   rc = load_prekeys (e, &pk);
   if (rc < 0)
@@ -1957,6 +1960,65 @@ sc_e2e_accept_identity (struct sc_e2e *e, const char *peer)
   if (rc < 0)
     return rc;
   rc = accept_locked (e, peer);
+  unlock (e);
+  return rc;
+}
+
+static int
+reject_locked (struct sc_e2e *e, const char *peer)
+{
+  struct contact ct;
+  struct sessions ss;
+  size_t keep = 0;
+  int rc;
+
+  rc = load_contact (e, peer, &ct);
+  if (rc < 0)
+    return rc;
+  if (!ct.known)
+    return SC_ERR_NOT_FOUND;
+  if (!ct.c.changed)
+    return SC_OK;
+
+  /* Sessions with the refused identity go; the trusted one stays. */
+  rc = load_sessions (e, peer, &ss);
+  if (rc < 0)
+    return rc;
+  for (size_t i = 0; i < ss.n; i++)
+    {
+      if (!sc_identity_public_equal (&ss.s[i].peer, &ct.c.pending))
+        {
+          if (keep != i)
+            {
+              ss.s[keep] = ss.s[i];
+              memset (&ss.s[i], 0, sizeof ss.s[i]);
+            }
+          keep++;
+        }
+      else
+        session_clear (&ss.s[i]);
+    }
+  ss.n = keep;
+  memset (&ct.c.pending, 0, sizeof ct.c.pending);
+  ct.c.changed = false;
+  rc = store_sessions (e, peer, &ss);
+  if (rc == SC_OK)
+    rc = store_contact (e, peer, &ct);
+  sessions_clear (&ss);
+  return rc;
+}
+
+int
+sc_e2e_reject_identity (struct sc_e2e *e, const char *peer)
+{
+  int rc;
+
+  if (e == NULL)
+    return SC_ERR_INVALID;
+  rc = lock_peer (e, peer);
+  if (rc < 0)
+    return rc;
+  rc = reject_locked (e, peer);
   unlock (e);
   return rc;
 }

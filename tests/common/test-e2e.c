@@ -938,13 +938,64 @@ test_replay_prekey (void)
   g_assert_cmpint (dec_raw (&b, &a, reset, T0, NULL, &flags), ==, SC_OK);
   g_assert_cmpuint (flags, ==, SC_E2E_RESET);
   g_assert_cmpint (sc_e2e_has_session (b.e, "alice"), ==, 0);
-  /* ... and the replay still does not get in. */
-  g_assert_cmpint (dec_raw (&b, &a, m, T0, NULL, NULL), ==, SC_ERR_DUPLICATE);
+  /* ... and the replay still does not get in; Bob asks Alice to start
+   * over (NO_SESSION makes the client answer with a RESET), so that a
+   * forged RESET cannot leave Alice writing into the void. */
+  g_assert_cmpint (dec_raw (&b, &a, m, T0, NULL, NULL), ==, SC_ERR_NO_SESSION);
   g_assert_cmpint (sc_e2e_has_session (b.e, "alice"), ==, 0);
   g_bytes_unref (reset);
   g_bytes_unref (m);
   party_clear (&a);
   party_clear (&b);
+}
+
+/* Whoever routes messages forges a PREKEY message "from bob" with another
+ * identity: Alice is warned, sends nothing to bob, the trusted session
+ * still decrypts, and rejecting the change restores the conversation. */
+static void
+test_forged_prekey_rejected (void)
+{
+  struct party a, b, mallory;
+  struct sc_identity_public real_bob;
+  struct sc_e2e_contact c;
+  uint8_t *out = NULL;
+  size_t out_len = 0;
+  GBytes *m;
+
+  pair_init (&a, &b);
+  sc_e2e_identity (b.e, &real_bob);
+  party_init (&mallory, "bob", T0);
+  start (&mallory, &a, true, T0);
+  m = enc (&mallory, &a, "forged");
+  g_assert_true (dec (&a, &mallory, m, "forged") & SC_E2E_IDENTITY_CHANGED);
+  g_bytes_unref (m);
+
+  m = enc (&b, &a, "the real bob");
+  dec (&a, &b, m, "the real bob");
+  g_bytes_unref (m);
+  g_assert_cmpint (sc_e2e_encrypt (a.e, "bob", SC_E2E_CONTENT_TEXT,
+                                   (const uint8_t *) "x", 1, &out, &out_len),
+                   ==, SC_ERR_IDENTITY_CHANGED);
+  g_assert_null (out);
+
+  g_assert_cmpint (sc_e2e_reject_identity (a.e, "bob"), ==, SC_OK);
+  g_assert_cmpint (sc_e2e_contact (a.e, "bob", &c), ==, SC_OK);
+  g_assert_false (c.changed);
+  g_assert_false (c.verified);
+  g_assert_true (sc_identity_public_equal (&c.identity, &real_bob));
+  m = enc (&a, &b, "back to you, bob");
+  dec (&b, &a, m, "back to you, bob");
+  g_bytes_unref (m);
+  /* The forged session is gone. */
+  m = enc (&mallory, &a, "forged again");
+  g_assert_cmpint (dec_raw (&a, &mallory, m, T0, NULL, NULL), !=, SC_OK);
+  g_bytes_unref (m);
+  g_assert_cmpint (sc_e2e_reject_identity (a.e, "bob"), ==, SC_OK);
+  g_assert_cmpint (sc_e2e_reject_identity (a.e, "nobody"), ==,
+                   SC_ERR_NOT_FOUND);
+  party_clear (&a);
+  party_clear (&b);
+  party_clear (&mallory);
 }
 
 /* Bob lost his session: Alice's NORMAL message gets NO_SESSION, Bob
@@ -1526,6 +1577,8 @@ main (int argc, char **argv)
                    test_persist_before_send);
   g_test_add_func ("/common/e2e/session/content", test_content);
   g_test_add_func ("/common/e2e/replay/prekey", test_replay_prekey);
+  g_test_add_func ("/common/e2e/identity/forged-prekey-rejected",
+                   test_forged_prekey_rejected);
   g_test_add_func ("/common/e2e/reset", test_reset_flow);
   g_test_add_func ("/common/e2e/identity/peer-reinstalled",
                    test_peer_reinstalled);

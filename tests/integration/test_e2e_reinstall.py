@@ -158,6 +158,30 @@ class ReinstallTest(harness.IntegrationTest):
         self.assertNotIn(harness.UNDECRYPTABLE, res.out + res.err)
         srv.stop()
 
+    def test_changed_key_rejected(self):
+        """A changed key the user rejects (§12.6): the key bob had stays,
+        and his messages still reach the alice he knew."""
+        srv, alice, bob = self.setup_conversation()
+        chat = harness.Chat(bob)
+        impostor = self.cli(srv, A, data_home=self.scope.new_dir("impostor"))
+        res = impostor.send(B, "I am alice, trust me")
+        self.assertEqual(res.rc, harness.EXIT_OK, res)
+        chat.expect(A, "I am alice, trust me")
+        chat.p.wait_for(re.escape(harness.IDENTITY_CHANGED))
+        mark = chat.mark()
+        chat.p.command("/reject %s" % A)
+        chat.p.wait_for(r"Rejected the new key offered for %s" % A,
+                        since=mark)
+        rx = alice.recv(count=1, timeout=30)
+        chat.say(A, "to the alice I know")
+        got = rx.wait_exit()
+        self.assertEqual(got.rc, harness.EXIT_OK, got)
+        self.assertEqual(got.out, "%s: to the alice I know\n" % B)
+        self.assertNotIn(harness.UNDECRYPTABLE, got.err)
+        res = chat.quit()
+        self.assertNotIn(harness.UNDECRYPTABLE, res.out + res.err)
+        srv.stop()
+
     def test_reinstall_peer_writes_first(self):
         """bob writes first, on his session with alice's old install: the
         new install cannot decrypt it, says so and asks for a new session

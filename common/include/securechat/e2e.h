@@ -175,6 +175,10 @@ sc_e2e_contact (struct sc_e2e *e, const char *peer, struct sc_e2e_contact *out);
  * dropped. SC_OK when nothing was pending; SC_ERR_NOT_FOUND for an
  * unknown user. */
 int sc_e2e_accept_identity (struct sc_e2e *e, const char *peer);
+/* Refuses a pending identity change: sessions with the new identity are
+ * dropped, the trusted identity stays (still unverified, since the change
+ * was seen). SC_OK when nothing was pending. */
+int sc_e2e_reject_identity (struct sc_e2e *e, const char *peer);
 /* SC_ERR_IDENTITY_CHANGED while a change is pending (accept it first). */
 int sc_e2e_set_verified (struct sc_e2e *e, const char *peer, bool verified);
 /* The safety number with peer ("12345 67890 ..." 71 characters), over
