@@ -728,6 +728,18 @@ fetch_take (struct sc_client *c, uint64_t id, struct fetch *out)
   return false;
 }
 
+/* True when ref is a send still waiting for a bundle: it has not left,
+ * so no answer to it can be genuine. */
+static bool
+waiting_ref (const struct sc_client *c, uint64_t ref)
+{
+  for (size_t i = 0; i < c->n_fetches; i++)
+    for (size_t k = 0; k < c->fetches[i].n; k++)
+      if (c->fetches[i].items[k].ref == ref)
+        return true;
+  return false;
+}
+
 static bool
 fetch_pending (const struct sc_client *c, uint64_t id)
 {
@@ -977,7 +989,7 @@ handle_transport (struct sc_client *c, const uint8_t *body, size_t len)
 
     case SC_MSG_SENT:
       if (!ready || !valid_ref (c, m.u.sent.ref) ||
-          fetch_pending (c, m.u.sent.ref))
+          fetch_pending (c, m.u.sent.ref) || waiting_ref (c, m.u.sent.ref))
         rc = fail (c, SC_ERR_PROTOCOL,
                    "the server acknowledged a message we did not send");
       else if (take_reset (c, m.u.sent.ref))
@@ -987,7 +999,8 @@ handle_transport (struct sc_client *c, const uint8_t *body, size_t len)
       break;
 
     case SC_MSG_ERROR:
-      if (m.u.error.has_ref && !valid_ref (c, m.u.error.ref))
+      if (m.u.error.has_ref &&
+          (!valid_ref (c, m.u.error.ref) || waiting_ref (c, m.u.error.ref)))
         rc = fail (c, SC_ERR_PROTOCOL,
                    "the server answered a message we did not send");
       else if (m.u.error.has_ref && take_reset (c, m.u.error.ref))

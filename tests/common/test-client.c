@@ -1629,6 +1629,36 @@ say (struct peer *p, const char *to, const char *text)
   return ref;
 }
 
+/* A send still waiting for a bundle has not left: a server answering it
+ * breaks the protocol, and the application never hears "sent". */
+static void
+test_e2e_answer_before_send (void)
+{
+  struct world w;
+  struct peer *a;
+  uint64_t r1;
+  struct sc_msg m;
+  char *sent;
+
+  world_init (&w);
+  a = &w.p[0];
+  a->defer = true;
+  r1 = say (a, "bob", "waiting for a bundle");
+  world_run (&w);
+  memset (&m, 0, sizeof m);
+  m.type = SC_MSG_SENT;
+  m.u.sent.ref = r1;
+  m.u.sent.id = 99;
+  m.u.sent.ts = 1;
+  server_send (a->srv, &m);
+  world_run (&w);
+  sent = g_strdup_printf ("sent:%" G_GUINT64_FORMAT ";", r1);
+  g_assert_null (strstr (a->log->str, sent));
+  g_assert_cmpint (sc_client_state (a->c), ==, SC_CLIENT_CLOSED);
+  g_free (sent);
+  world_clear (&w);
+}
+
 static void
 test_e2e_flow (void)
 {
@@ -2084,6 +2114,8 @@ main (int argc, char **argv)
   g_test_add_func ("/common/client/new/validation", test_new_validation);
   ADD ("/common/client/prekey-status-ignored", test_prekey_status_ignored);
   g_test_add_func ("/common/client/e2e/flow", test_e2e_flow);
+  g_test_add_func ("/common/client/e2e/answer-before-send",
+                   test_e2e_answer_before_send);
   g_test_add_func ("/common/client/e2e/bundle-refused",
                    test_e2e_bundle_refused);
   g_test_add_func ("/common/client/e2e/identity-changed",
