@@ -775,6 +775,8 @@ handle_frame (struct client *c, const uint8_t *body, size_t len)
   struct server *srv = c->srv;
   struct sc_msg m;
   size_t plen;
+  uint64_t ref = 0;
+  bool has_ref;
   int r;
 
   if (c->state == CLIENT_HANDSHAKE)
@@ -794,16 +796,14 @@ handle_frame (struct client *c, const uint8_t *body, size_t len)
     }
   c->last_rx_ms = server_mono_ms ();
   r = sc_msg_parse (srv->scratch, plen, &m);
-  /* The login frame holds a password: no copy may outlive the parse. */
-  if (c->state == CLIENT_LOGIN)
-    sc_wipe (srv->scratch, plen);
+  has_ref = r != SC_OK && c->state == CLIENT_READY &&
+            refused_request_id (srv->scratch, plen, &ref);
+  /* A login frame holds a password, also one sent again after login or
+   * refused by the parser: no copy may outlive the parse. */
+  sc_wipe (srv->scratch, plen);
 
   if (r != SC_OK)
     {
-      uint64_t ref;
-      bool has_ref = c->state == CLIENT_READY &&
-                     refused_request_id (srv->scratch, plen, &ref);
-
       log_info ("conn %" PRIu64 " user=%s bad request: %s", c->id, who (c),
                 sc_strerror (r));
       client_send_error (c, parse_error_code (r), has_ref ? &ref : NULL, 0);
