@@ -617,6 +617,10 @@ struct cli
   bool stdin_eof;
   /* interactive /verify of a user whose key is being fetched */
   char verify_peer[SC_USERNAME_MAX + 1];
+  /* the changed key whose safety number /verify showed last: /accept
+   * accepts that key and no other */
+  char shown_peer[SC_USERNAME_MAX + 1];
+  struct sc_identity_public shown_key;
 };
 
 static volatile sig_atomic_t signal_count;
@@ -982,6 +986,11 @@ show_safety (struct cli *cli, const char *peer)
       return;
     }
   say ("Safety number with %s: %s", peer, sn);
+  if (c.changed)
+    {
+      snprintf (cli->shown_peer, sizeof cli->shown_peer, "%s", peer);
+      cli->shown_key = c.pending;
+    }
   if (c.changed)
     say ("This is for %s's NEW identity key. Compare it with %s in person or "
          "by phone; if it matches, type /accept %s",
@@ -1706,10 +1715,19 @@ command_decide (struct cli *cli, const char *args, bool accept)
            accept ? "accept" : "reject");
       return;
     }
-  if (rc == SC_OK)
-    rc = accept ? sc_e2e_accept_identity (cli->e2e, name)
-                : sc_e2e_reject_identity (cli->e2e, name);
-  if (rc < 0)
+  if (rc == SC_OK && !accept)
+    rc = sc_e2e_reject_identity (cli->e2e, name);
+  else if (rc == SC_OK && strcmp (cli->shown_peer, name) == 0)
+    rc = sc_e2e_accept_identity_if (cli->e2e, name, &cli->shown_key);
+  else if (rc == SC_OK)
+    rc = sc_e2e_accept_identity (cli->e2e, name);
+  if (strcmp (cli->shown_peer, name) == 0)
+    cli->shown_peer[0] = '\0';
+  if (rc == SC_ERR_IDENTITY_CHANGED)
+    say ("! %s's key changed again since /verify: compare the new safety "
+         "number (/verify %s) before you accept it",
+         name, name);
+  else if (rc < 0)
     say ("! cannot %s %s's key: %s", accept ? "accept" : "reject", name,
          sc_strerror (rc));
   else if (accept)

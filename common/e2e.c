@@ -1903,7 +1903,9 @@ sc_e2e_contact (struct sc_e2e *e, const char *peer, struct sc_e2e_contact *out)
 }
 
 static int
-accept_locked (struct sc_e2e *e, const char *peer)
+accept_locked (struct sc_e2e *e,
+               const char *peer,
+               const struct sc_identity_public *expected)
 {
   struct contact ct;
   struct sessions ss;
@@ -1917,6 +1919,9 @@ accept_locked (struct sc_e2e *e, const char *peer)
     return SC_ERR_NOT_FOUND;
   if (!ct.c.changed)
     return SC_OK;
+  /* The key the user compared must still be the one pending. */
+  if (expected != NULL && !sc_identity_public_equal (&ct.c.pending, expected))
+    return SC_ERR_IDENTITY_CHANGED;
   ct.c.identity = ct.c.pending;
   memset (&ct.c.pending, 0, sizeof ct.c.pending);
   ct.c.changed = false;
@@ -1959,7 +1964,24 @@ sc_e2e_accept_identity (struct sc_e2e *e, const char *peer)
   rc = lock_peer (e, peer);
   if (rc < 0)
     return rc;
-  rc = accept_locked (e, peer);
+  rc = accept_locked (e, peer, NULL);
+  unlock (e);
+  return rc;
+}
+
+int
+sc_e2e_accept_identity_if (struct sc_e2e *e,
+                           const char *peer,
+                           const struct sc_identity_public *expected)
+{
+  int rc;
+
+  if (e == NULL || expected == NULL)
+    return SC_ERR_INVALID;
+  rc = lock_peer (e, peer);
+  if (rc < 0)
+    return rc;
+  rc = accept_locked (e, peer, expected);
   unlock (e);
   return rc;
 }

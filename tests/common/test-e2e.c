@@ -998,6 +998,45 @@ test_forged_prekey_rejected (void)
   party_clear (&mallory);
 }
 
+/* Accepting binds to the key whose safety number was compared: when yet
+ * another key arrived meanwhile, the accept is refused. */
+static void
+test_accept_if_compared (void)
+{
+  struct party a, b, x, y;
+  struct sc_identity_public x_id, y_id;
+  struct sc_e2e_contact c;
+  GBytes *m;
+
+  pair_init (&a, &b);
+  party_init (&x, "alice", T0);
+  party_init (&y, "alice", T0);
+  sc_e2e_identity (x.e, &x_id);
+  sc_e2e_identity (y.e, &y_id);
+  start (&x, &b, true, T0);
+  m = enc (&x, &b, "from x");
+  g_assert_true (dec (&b, &x, m, "from x") & SC_E2E_IDENTITY_CHANGED);
+  g_bytes_unref (m);
+  /* The user compares x's number here; then y arrives. */
+  start (&y, &b, true, T0);
+  m = enc (&y, &b, "from y");
+  dec (&b, &y, m, "from y");
+  g_bytes_unref (m);
+  g_assert_cmpint (sc_e2e_accept_identity_if (b.e, "alice", &x_id), ==,
+                   SC_ERR_IDENTITY_CHANGED);
+  g_assert_cmpint (sc_e2e_contact (b.e, "alice", &c), ==, SC_OK);
+  g_assert_true (c.changed);
+  g_assert_true (sc_identity_public_equal (&c.pending, &y_id));
+  g_assert_cmpint (sc_e2e_accept_identity_if (b.e, "alice", &y_id), ==, SC_OK);
+  g_assert_cmpint (sc_e2e_contact (b.e, "alice", &c), ==, SC_OK);
+  g_assert_false (c.changed);
+  g_assert_true (sc_identity_public_equal (&c.identity, &y_id));
+  party_clear (&a);
+  party_clear (&b);
+  party_clear (&x);
+  party_clear (&y);
+}
+
 /* Bob lost his session: Alice's NORMAL message gets NO_SESSION, Bob
  * answers with a RESET, and Alice's next message starts over. */
 static void
@@ -1579,6 +1618,8 @@ main (int argc, char **argv)
   g_test_add_func ("/common/e2e/replay/prekey", test_replay_prekey);
   g_test_add_func ("/common/e2e/identity/forged-prekey-rejected",
                    test_forged_prekey_rejected);
+  g_test_add_func ("/common/e2e/identity/accept-if-compared",
+                   test_accept_if_compared);
   g_test_add_func ("/common/e2e/reset", test_reset_flow);
   g_test_add_func ("/common/e2e/identity/peer-reinstalled",
                    test_peer_reinstalled);

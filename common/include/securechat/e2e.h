@@ -175,6 +175,12 @@ sc_e2e_contact (struct sc_e2e *e, const char *peer, struct sc_e2e_contact *out);
  * dropped. SC_OK when nothing was pending; SC_ERR_NOT_FOUND for an
  * unknown user. */
 int sc_e2e_accept_identity (struct sc_e2e *e, const char *peer);
+/* The same, only when the pending identity is still expected (the one
+ * whose safety number the user compared); SC_ERR_IDENTITY_CHANGED when
+ * another key arrived since. */
+int sc_e2e_accept_identity_if (struct sc_e2e *e,
+                               const char *peer,
+                               const struct sc_identity_public *expected);
 /* Refuses a pending identity change: sessions with the new identity are
  * dropped, the trusted identity stays (still unverified, since the change
  * was seen). SC_OK when nothing was pending. */
