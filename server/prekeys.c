@@ -984,6 +984,7 @@ prekeys_handle_bundle_request (struct server *srv,
       client_send_error (c, SC_CODE_SELF_MESSAGE, &ref, 0);
       return;
     }
+  server_refresh_users (srv);
   if (store_lookup (srv->store, m->user) == NULL)
     {
       log_info ("conn %" PRIu64 " user=%s bundle for %s refused "

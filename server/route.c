@@ -217,7 +217,10 @@ route_send (struct server *srv, struct client *c, const struct sc_msg_send *s)
   to = route_find (srv->route, s->to);
   if (to == NULL || to->state != CLIENT_READY)
     {
-      bool known = store_lookup (srv->store, s->to) != NULL;
+      bool known;
+
+      server_refresh_users (srv);
+      known = store_lookup (srv->store, s->to) != NULL;
       log_info ("message from %s to %s not forwarded reason=%s", c->user, s->to,
                 known ? "recipient-offline" : "unknown-user");
       client_send_error (

@@ -59,6 +59,18 @@ server_client_gone (struct server *srv, struct client *c)
     event_base_loopexit (srv->base, NULL);
 }
 
+void
+server_refresh_users (struct server *srv)
+{
+  bool reloaded = false;
+  char err[256];
+
+  if (store_refresh (srv->store, &reloaded, err, sizeof (err)) != 0)
+    log_warn ("credentials not reloaded, keeping the previous users: %s", err);
+  else if (reloaded)
+    log_info ("credentials reloaded: %zu users", store_count (srv->store));
+}
+
 static void
 accept_cb (struct evconnlistener *l,
            evutil_socket_t fd,

@@ -72,6 +72,12 @@ int64_t server_now_ms (void);
 /* Monotonic milliseconds (deadlines, back-off). */
 int64_t server_mono_ms (void);
 
+/* Re-reads credentials.json when it changed since it was last read (a
+ * stat otherwise), so that answers follow accounts added or deleted while
+ * the server runs; a file that does not load is logged and the previous
+ * users stay. */
+void server_refresh_users (struct server *srv);
+
 /* Called by client.c when a connection is gone, to drop its bookkeeping
  * and end the shutdown once the last one has left. */
 void server_client_gone (struct server *srv, struct client *c);
