@@ -425,7 +425,36 @@ ensure_dir (const struct prekeys *pk, char *err, size_t err_cap)
   struct stat sb;
 
   if (mkdir (pk->dir, 0700) == 0)
-    return PREKEYS_OK;
+    {
+      /* The folder's own entry must be on disk too, or a crash could take
+       * every bundle written in it along. On failure the folder goes, so
+       * that the next write tries again. */
+      char parent[PATH_CAP];
+      const char *slash = strrchr (pk->dir, '/');
+      size_t n = slash != NULL ? (size_t) (slash - pk->dir) : 0;
+
+      if (n >= sizeof parent)
+        {
+          util_set_err (err, err_cap, "the data folder path is too long");
+          rmdir (pk->dir);
+          return PREKEYS_ERROR;
+        }
+      if (n == 0)
+        snprintf (parent, sizeof parent, "%s", slash != NULL ? "/" : ".");
+      else
+        {
+          memcpy (parent, pk->dir, n);
+          parent[n] = '\0';
+        }
+      if (util_fsync_dir (parent) != 0)
+        {
+          util_set_err (err, err_cap, "cannot sync the data folder: %s",
+                        strerror (errno));
+          rmdir (pk->dir);
+          return PREKEYS_ERROR;
+        }
+      return PREKEYS_OK;
+    }
   if (errno != EEXIST)
     {
       util_set_err (err, err_cap, "cannot create the prekeys folder: %s",
