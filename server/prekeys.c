@@ -924,6 +924,18 @@ send_status (struct client *c, const struct sc_msg_prekey_status *st)
   return client_send_msg (c, &m);
 }
 
+int64_t
+prekeys_upload_check (struct prekeys_service *svc,
+                      const char *user,
+                      int64_t now_ms)
+{
+  char key[16 + SC_USERNAME_MAX];
+
+  /* A bucket of its own: '/' never occurs in a username. */
+  snprintf (key, sizeof key, "upload/%s", user);
+  return prekeys_fetch_check (svc, key, now_ms);
+}
+
 void
 prekeys_handle_upload (struct server *srv,
                        struct client *c,
@@ -947,6 +959,21 @@ prekeys_handle_upload (struct server *srv,
       client_send_error (c, SC_CODE_UNKNOWN_USER, NULL, 0);
       return;
     }
+  /* Each upload costs two fsyncs on the loop thread: bound them. */
+  {
+    int64_t wait =
+        prekeys_upload_check (srv->prekeys, c->user, server_mono_ms ());
+    if (wait != 0)
+      {
+        log_info ("conn %" PRIu64 " user=%s prekeys refused "
+                  "reason=rate-limited",
+                  c->id, c->user);
+        client_send_error (c,
+                           wait > 0 ? SC_CODE_RATE_LIMITED : SC_CODE_INTERNAL,
+                           NULL, wait > 0 ? (uint32_t) wait : 0);
+        return;
+      }
+  }
   rc = prekeys_upload (srv->prekeys->store, c->user, m, &info, err, sizeof err);
   switch (rc)
     {

@@ -144,3 +144,7 @@ int prekeys_send_status (struct server *srv, struct client *c);
 int64_t prekeys_fetch_check (struct prekeys_service *svc,
                              const char *user,
                              int64_t now_ms);
+/* The same limit for prekeys_upload, in a budget of its own per user. */
+int64_t prekeys_upload_check (struct prekeys_service *svc,
+                              const char *user,
+                              int64_t now_ms);

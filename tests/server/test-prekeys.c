@@ -1295,6 +1295,23 @@ test_service_bad_args (void)
 
 /* ---- The bundle_request limit (the service keeps no file for it). ---- */
 
+/* Uploads have a budget of their own: spending it does not touch the
+ * bundle_request budget, nor the other way round. */
+static void
+test_upload_limit (void)
+{
+  struct prekeys_service *svc = service_ok ("/nonexistent");
+  int64_t t0 = 1000000, i;
+
+  for (i = 0; i < PREKEYS_FETCH_BURST; i++)
+    g_assert_cmpint (prekeys_upload_check (svc, "alice", t0), ==, 0);
+  g_assert_cmpint (prekeys_upload_check (svc, "alice", t0), ==, 1000);
+  g_assert_cmpint (prekeys_fetch_check (svc, "alice", t0), ==, 0);
+  g_assert_cmpint (prekeys_upload_check (svc, "bob", t0), ==, 0);
+  g_assert_cmpint (prekeys_upload_check (svc, "alice", t0 + 1000), ==, 0);
+  prekeys_service_free (svc);
+}
+
 static void
 test_limit_burst_and_refill (void)
 {
@@ -1418,6 +1435,7 @@ main (int argc, char **argv)
   g_test_add_func ("/server/prekeys/limit/burst-and-refill",
                    test_limit_burst_and_refill);
   g_test_add_func ("/server/prekeys/limit/many-users", test_limit_many_users);
+  g_test_add_func ("/server/prekeys/limit/uploads", test_upload_limit);
   g_test_add_func ("/server/prekeys/limit/per-service", test_limit_per_service);
   for (i = 0; i < G_N_ELEMENTS (corrupt_cases); i++)
     {
