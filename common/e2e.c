@@ -1902,9 +1902,15 @@ sc_e2e_contact (struct sc_e2e *e, const char *peer, struct sc_e2e_contact *out)
   return SC_OK;
 }
 
+/* The user's decision on a pending identity change: accepting installs
+ * the new identity (unverified), rejecting keeps the trusted one. Either
+ * way only the sessions with the winning identity stay, so no session of
+ * a refused or superseded key can decrypt without a warning. With
+ * expected, the new identity must still be the one the user compared. */
 static int
-accept_locked (struct sc_e2e *e,
+decide_locked (struct sc_e2e *e,
                const char *peer,
+               bool accept,
                const struct sc_identity_public *expected)
 {
   struct contact ct;
@@ -1919,16 +1925,16 @@ accept_locked (struct sc_e2e *e,
     return SC_ERR_NOT_FOUND;
   if (!ct.c.changed)
     return SC_OK;
-  /* The key the user compared must still be the one pending. */
   if (expected != NULL && !sc_identity_public_equal (&ct.c.pending, expected))
     return SC_ERR_IDENTITY_CHANGED;
-  ct.c.identity = ct.c.pending;
+  if (accept)
+    {
+      ct.c.identity = ct.c.pending;
+      ct.c.verified = false;
+    }
   memset (&ct.c.pending, 0, sizeof ct.c.pending);
   ct.c.changed = false;
-  ct.c.verified = false;
 
-  /* Sessions with the old identity go; the contact's next message or
-   * ours starts from the new one. */
   rc = load_sessions (e, peer, &ss);
   if (rc < 0)
     return rc;
@@ -1964,7 +1970,7 @@ sc_e2e_accept_identity (struct sc_e2e *e, const char *peer)
   rc = lock_peer (e, peer);
   if (rc < 0)
     return rc;
-  rc = accept_locked (e, peer, NULL);
+  rc = decide_locked (e, peer, true, NULL);
   unlock (e);
   return rc;
 }
@@ -1981,52 +1987,8 @@ sc_e2e_accept_identity_if (struct sc_e2e *e,
   rc = lock_peer (e, peer);
   if (rc < 0)
     return rc;
-  rc = accept_locked (e, peer, expected);
+  rc = decide_locked (e, peer, true, expected);
   unlock (e);
-  return rc;
-}
-
-static int
-reject_locked (struct sc_e2e *e, const char *peer)
-{
-  struct contact ct;
-  struct sessions ss;
-  size_t keep = 0;
-  int rc;
-
-  rc = load_contact (e, peer, &ct);
-  if (rc < 0)
-    return rc;
-  if (!ct.known)
-    return SC_ERR_NOT_FOUND;
-  if (!ct.c.changed)
-    return SC_OK;
-
-  /* Sessions with the refused identity go; the trusted one stays. */
-  rc = load_sessions (e, peer, &ss);
-  if (rc < 0)
-    return rc;
-  for (size_t i = 0; i < ss.n; i++)
-    {
-      if (!sc_identity_public_equal (&ss.s[i].peer, &ct.c.pending))
-        {
-          if (keep != i)
-            {
-              ss.s[keep] = ss.s[i];
-              memset (&ss.s[i], 0, sizeof ss.s[i]);
-            }
-          keep++;
-        }
-      else
-        session_clear (&ss.s[i]);
-    }
-  ss.n = keep;
-  memset (&ct.c.pending, 0, sizeof ct.c.pending);
-  ct.c.changed = false;
-  rc = store_sessions (e, peer, &ss);
-  if (rc == SC_OK)
-    rc = store_contact (e, peer, &ct);
-  sessions_clear (&ss);
   return rc;
 }
 
@@ -2040,7 +2002,7 @@ sc_e2e_reject_identity (struct sc_e2e *e, const char *peer)
   rc = lock_peer (e, peer);
   if (rc < 0)
     return rc;
-  rc = reject_locked (e, peer);
+  rc = decide_locked (e, peer, false, NULL);
   unlock (e);
   return rc;
 }

@@ -181,9 +181,9 @@ int sc_e2e_accept_identity (struct sc_e2e *e, const char *peer);
 int sc_e2e_accept_identity_if (struct sc_e2e *e,
                                const char *peer,
                                const struct sc_identity_public *expected);
-/* Refuses a pending identity change: sessions with the new identity are
- * dropped, the trusted identity stays (still unverified, since the change
- * was seen). SC_OK when nothing was pending. */
+/* Refuses a pending identity change: the trusted identity stays (still
+ * unverified, since the change was seen) and only its sessions are kept.
+ * SC_OK when nothing was pending. */
 int sc_e2e_reject_identity (struct sc_e2e *e, const char *peer);
 /* SC_ERR_IDENTITY_CHANGED while a change is pending (accept it first). */
 int sc_e2e_set_verified (struct sc_e2e *e, const char *peer, bool verified);
