@@ -72,6 +72,10 @@ struct sc_client
   bool quitting;
   bool in_recv;
   uint64_t next_id; /* id of the next send */
+  /* sends that have left and await their one answer, oldest first (the
+   * server answers sends in order, PROTOCOL.md 5.5) */
+  uint64_t *refs;
+  size_t refs_head, refs_n, refs_cap;
 
   /* Liveness; see sc_client_tick. */
   int64_t now_ms;       /* latest time the caller told us */
@@ -368,6 +372,7 @@ sc_client_free (struct sc_client *c)
   drop_plist (c);
   drop_fetches (c);
   free (c->fetches);
+  free (c->refs);
   sc_channel_free (c->ch);
   if (c->in != NULL)
     sc_wipe (c->in, IN_CAP);
@@ -629,6 +634,46 @@ valid_ref (const struct sc_client *c, uint64_t ref)
   return ref >= 1 && ref < c->next_id;
 }
 
+/* Makes room for one more unanswered send. The queue is bounded by the
+ * output queue: every send in it took at least a frame of output. */
+static int
+refs_reserve (struct sc_client *c)
+{
+  uint64_t *grown;
+  size_t cap;
+
+  if (c->refs_n < c->refs_cap)
+    return SC_OK;
+  if (c->refs_head > 0)
+    {
+      memmove (c->refs, c->refs + c->refs_head,
+               (c->refs_n - c->refs_head) * sizeof (uint64_t));
+      c->refs_n -= c->refs_head;
+      c->refs_head = 0;
+      return SC_OK;
+    }
+  cap = c->refs_cap == 0 ? 64 : c->refs_cap * 2;
+  grown = realloc (c->refs, cap * sizeof (uint64_t));
+  if (grown == NULL)
+    return SC_ERR_NOMEM;
+  c->refs = grown;
+  c->refs_cap = cap;
+  return SC_OK;
+}
+
+/* True, and the send forgotten, when ref is the oldest unanswered send:
+ * an answer to anything else (a second answer, or one out of order) is
+ * not the server's to give. */
+static bool
+refs_take (struct sc_client *c, uint64_t ref)
+{
+  if (c->refs_head == c->refs_n || c->refs[c->refs_head] != ref)
+    return false;
+  if (++c->refs_head == c->refs_n)
+    c->refs_head = c->refs_n = 0;
+  return true;
+}
+
 /* Queues a "send" of body (base64-encoded here) with the given id. */
 static int
 queue_send (struct sc_client *c,
@@ -660,7 +705,11 @@ queue_send (struct sc_client *c,
   memcpy (m.u.send.to, to, strnlen (to, SC_USERNAME_MAX));
   m.u.send.body = b64;
   m.u.send.body_len = b64_cap - 1;
-  rc = queue_msg (c, &m);
+  rc = refs_reserve (c);
+  if (rc == SC_OK)
+    rc = queue_msg (c, &m);
+  if (rc == SC_OK)
+    c->refs[c->refs_n++] = id;
   sc_wipe (b64, b64_cap);
   free (b64);
   return rc;
@@ -989,9 +1038,11 @@ handle_transport (struct sc_client *c, const uint8_t *body, size_t len)
 
     case SC_MSG_SENT:
       if (!ready || !valid_ref (c, m.u.sent.ref) ||
-          fetch_pending (c, m.u.sent.ref) || waiting_ref (c, m.u.sent.ref))
+          fetch_pending (c, m.u.sent.ref) || waiting_ref (c, m.u.sent.ref) ||
+          !refs_take (c, m.u.sent.ref))
         rc = fail (c, SC_ERR_PROTOCOL,
-                   "the server acknowledged a message we did not send");
+                   "the server acknowledged a message we did not send, or "
+                   "one already answered");
       else if (take_reset (c, m.u.sent.ref))
         ; /* our RESET request arrived */
       else if (c->cb.sent != NULL)
@@ -1003,10 +1054,13 @@ handle_transport (struct sc_client *c, const uint8_t *body, size_t len)
           (!valid_ref (c, m.u.error.ref) || waiting_ref (c, m.u.error.ref)))
         rc = fail (c, SC_ERR_PROTOCOL,
                    "the server answered a message we did not send");
-      else if (m.u.error.has_ref && take_reset (c, m.u.error.ref))
-        ; /* the RESET request did not arrive: nothing to do */
       else if (m.u.error.has_ref && fetch_pending (c, m.u.error.ref))
         bundle_refused (c, &m.u.error);
+      else if (m.u.error.has_ref && !refs_take (c, m.u.error.ref))
+        rc = fail (c, SC_ERR_PROTOCOL,
+                   "the server answered a message twice or out of order");
+      else if (m.u.error.has_ref && take_reset (c, m.u.error.ref))
+        ; /* the RESET request did not arrive: nothing to do */
       else if (c->cb.error != NULL)
         c->cb.error (c->ud, &m.u.error);
       break;

@@ -1659,6 +1659,38 @@ test_e2e_answer_before_send (void)
   world_clear (&w);
 }
 
+/* Each send gets one answer: a second "sent" for a send already answered
+ * is a protocol error, and the application hears "sent" once. */
+static void
+test_e2e_answer_twice (void)
+{
+  struct world w;
+  struct peer *a;
+  uint64_t r1;
+  struct sc_msg m;
+  char *sent;
+  const char *first;
+
+  world_init (&w);
+  a = &w.p[0];
+  r1 = say (a, "bob", "answered once");
+  world_run (&w);
+  sent = g_strdup_printf ("sent:%" G_GUINT64_FORMAT ";", r1);
+  first = strstr (a->log->str, sent);
+  g_assert_nonnull (first);
+  memset (&m, 0, sizeof m);
+  m.type = SC_MSG_SENT;
+  m.u.sent.ref = r1;
+  m.u.sent.id = 99;
+  m.u.sent.ts = 1;
+  server_send (a->srv, &m);
+  world_run (&w);
+  g_assert_null (strstr (first + 1, sent));
+  g_assert_cmpint (sc_client_state (a->c), ==, SC_CLIENT_CLOSED);
+  g_free (sent);
+  world_clear (&w);
+}
+
 static void
 test_e2e_flow (void)
 {
@@ -2116,6 +2148,7 @@ main (int argc, char **argv)
   g_test_add_func ("/common/client/e2e/flow", test_e2e_flow);
   g_test_add_func ("/common/client/e2e/answer-before-send",
                    test_e2e_answer_before_send);
+  g_test_add_func ("/common/client/e2e/answer-twice", test_e2e_answer_twice);
   g_test_add_func ("/common/client/e2e/bundle-refused",
                    test_e2e_bundle_refused);
   g_test_add_func ("/common/client/e2e/identity-changed",
