@@ -101,7 +101,7 @@ pending_done (struct client *c)
   if (!c->pending)
     return;
   c->pending = false;
-  pending_adjust (c->srv, c->addr, -1);
+  pending_adjust (c->srv, c->source, -1);
 }
 
 static void
@@ -146,19 +146,53 @@ format_addr (const struct sockaddr *sa, char *out, size_t cap)
     snprintf (out, cap, "unknown");
 }
 
+void
+client_source_key (const struct sockaddr *sa, char *out, size_t cap)
+{
+  char text[INET6_ADDRSTRLEN];
+
+  if (sa->sa_family == AF_INET6)
+    {
+      struct in6_addr a =
+          ((const struct sockaddr_in6 *) (const void *) sa)->sin6_addr;
+
+      if (IN6_IS_ADDR_V4MAPPED (&a))
+        {
+          if (inet_ntop (AF_INET, &a.s6_addr[12], text, sizeof text) != NULL)
+            {
+              snprintf (out, cap, "%s", text);
+              return;
+            }
+        }
+      else
+        {
+          memset (&a.s6_addr[8], 0, 8);
+          if (inet_ntop (AF_INET6, &a, text, sizeof text) != NULL)
+            {
+              snprintf (out, cap, "%s/64", text);
+              return;
+            }
+        }
+      snprintf (out, cap, "unknown");
+      return;
+    }
+  format_addr (sa, out, cap);
+}
+
 int
 client_accept (struct server *srv, int fd, const struct sockaddr *sa, int salen)
 {
   const struct config *cfg = &srv->cfg;
   struct client *c;
-  char addr[64];
+  char addr[64], source[64];
   uintptr_t per_addr;
   int one = 1;
   struct timeval tv;
 
   (void) salen;
   format_addr (sa, addr, sizeof (addr));
-  per_addr = (uintptr_t) strmap_get (srv->pending_by_addr, addr);
+  client_source_key (sa, source, sizeof (source));
+  per_addr = (uintptr_t) strmap_get (srv->pending_by_addr, source);
   if (srv->n_pending >= cfg->max_pending || per_addr >= cfg->max_pending_per_ip)
     {
       log_warn ("connection from %s refused reason=too-many-pending "
@@ -180,6 +214,7 @@ client_accept (struct server *srv, int fd, const struct sockaddr *sa, int salen)
   c->id = ++srv->next_conn_id;
   c->state = CLIENT_HANDSHAKE;
   snprintf (c->addr, sizeof (c->addr), "%s", addr);
+  snprintf (c->source, sizeof (c->source), "%s", source);
   c->last_rx_ms = server_mono_ms ();
   c->over_limit = srv->n_clients >= cfg->max_connections;
 
@@ -212,7 +247,7 @@ client_accept (struct server *srv, int fd, const struct sockaddr *sa, int salen)
   evtimer_add (c->timer, &tv);
 
   c->pending = true;
-  pending_adjust (srv, c->addr, +1);
+  pending_adjust (srv, c->source, +1);
   TAILQ_INSERT_TAIL (&srv->clients, c, entry);
   srv->n_clients++;
   log_debug ("conn %" PRIu64 " accepted from %s", c->id, c->addr);
@@ -535,7 +570,7 @@ login_done (struct auth_job *job, void *ud)
     {
       int64_t now = server_mono_ms ();
       ratelimit_fail (srv->fail_by_user, job->user, now);
-      ratelimit_fail (srv->fail_by_addr, c->addr, now);
+      ratelimit_fail (srv->fail_by_addr, c->source, now);
       log_info ("conn %" PRIu64 " user=%s authentication failed reason=%s "
                 "from=%s",
                 c->id, job->user,
@@ -547,7 +582,7 @@ login_done (struct auth_job *job, void *ud)
     }
 
   ratelimit_success (srv->fail_by_user, job->user);
-  ratelimit_success (srv->fail_by_addr, c->addr);
+  ratelimit_success (srv->fail_by_addr, c->source);
   if (job->new_hash != NULL)
     {
       int r = store_modify (srv->store, STORE_UPGRADE, job->user, job->new_hash,
@@ -611,7 +646,7 @@ handle_login (struct client *c, struct sc_msg_login *lg)
 
   snprintf (c->user, sizeof (c->user), "%s", lg->user);
   wait_user = ratelimit_check (srv->fail_by_user, lg->user, now);
-  wait_addr = ratelimit_check (srv->fail_by_addr, c->addr, now);
+  wait_addr = ratelimit_check (srv->fail_by_addr, c->source, now);
   wait = wait_user > wait_addr ? wait_user : wait_addr;
   by = wait_user >= wait_addr ? "user" : "address";
   /* Checks still running count as failures until their verdict: a burst

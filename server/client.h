@@ -43,11 +43,17 @@ struct client
   bool replaced;   /* a newer session took over this user */
   bool zombie;     /* closed but referenced: on the server's zombies */
   bool checking;   /* counted in the server's checks_by_user */
-  char addr[64];   /* source address, for logs and per-address limits */
+  char addr[64];   /* source address, for logs */
+  char source[64]; /* what per-address limits count: the IPv4 address,
+                      or the /64 of an IPv6 one (client_source_key) */
   char user[33];   /* once logged in (or attempting) */
   int64_t last_rx_ms;
 };
 
+/* The key per-address limits count a peer under: an IPv4 address as
+ * is (also when mapped into IPv6), an IPv6 address by its /64, since one
+ * host commonly holds a whole /64. */
+void client_source_key (const struct sockaddr *sa, char *out, size_t cap);
 /* Takes ownership of fd. */
 int client_accept (struct server *srv,
                    int fd,
