@@ -1960,8 +1960,12 @@ decide_locked (struct sc_e2e *e,
   return rc;
 }
 
-int
-sc_e2e_accept_identity (struct sc_e2e *e, const char *peer)
+/* The public entry points of decide_locked: under the peer's lock. */
+static int
+decide (struct sc_e2e *e,
+        const char *peer,
+        bool accept,
+        const struct sc_identity_public *expected)
 {
   int rc;
 
@@ -1970,9 +1974,15 @@ sc_e2e_accept_identity (struct sc_e2e *e, const char *peer)
   rc = lock_peer (e, peer);
   if (rc < 0)
     return rc;
-  rc = decide_locked (e, peer, true, NULL);
+  rc = decide_locked (e, peer, accept, expected);
   unlock (e);
   return rc;
+}
+
+int
+sc_e2e_accept_identity (struct sc_e2e *e, const char *peer)
+{
+  return decide (e, peer, true, NULL);
 }
 
 int
@@ -1980,31 +1990,15 @@ sc_e2e_accept_identity_if (struct sc_e2e *e,
                            const char *peer,
                            const struct sc_identity_public *expected)
 {
-  int rc;
-
-  if (e == NULL || expected == NULL)
+  if (expected == NULL)
     return SC_ERR_INVALID;
-  rc = lock_peer (e, peer);
-  if (rc < 0)
-    return rc;
-  rc = decide_locked (e, peer, true, expected);
-  unlock (e);
-  return rc;
+  return decide (e, peer, true, expected);
 }
 
 int
 sc_e2e_reject_identity (struct sc_e2e *e, const char *peer)
 {
-  int rc;
-
-  if (e == NULL)
-    return SC_ERR_INVALID;
-  rc = lock_peer (e, peer);
-  if (rc < 0)
-    return rc;
-  rc = decide_locked (e, peer, false, NULL);
-  unlock (e);
-  return rc;
+  return decide (e, peer, false, NULL);
 }
 
 static int
