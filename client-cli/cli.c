@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "account-dir.h"
 #include "known-servers.h"
 #include "lines.h"
 #include "prompt.h"
@@ -2464,57 +2465,13 @@ install_signals (struct cli *cli)
     sigdelset (&cli->wait_mask, handled_signals[i]);
 }
 
-/* $XDG_DATA_HOME/securechat/HOST_PORT/USER (malloc'd), with HOST:PORT
- * made a folder name: [a-z0-9.-] kept (capitals lowered), anything else
- * '_'. NULL when there is no home to put it in. */
-static char *
-data_dir_path (const struct cli_options *o)
-{
-  const char *xdg = getenv ("XDG_DATA_HOME");
-  const char *home = getenv ("HOME");
-  char server[NET_KEY_MAX + 2];
-  size_t n = 0;
-  char *path = NULL;
-  int rc;
-
-  for (const char *p = o->key; *p != '\0' && n < NET_KEY_MAX; p++)
-    {
-      char ch = *p;
-
-      if (ch >= 'A' && ch <= 'Z')
-        ch = (char) (ch - 'A' + 'a');
-      if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '-' ||
-            (ch == '.' && n > 0)))
-        ch = '_';
-      server[n++] = ch;
-    }
-  server[n] = '\0';
-
-  if (xdg != NULL && xdg[0] == '/')
-    rc = asprintf (&path, "%s/securechat/%s/%s", xdg, server, o->user);
-  else
-    {
-      if (home == NULL || home[0] == '\0')
-        {
-          struct passwd *pw = getpwuid (getuid ());
-
-          home = pw != NULL ? pw->pw_dir : NULL;
-        }
-      if (home == NULL || home[0] == '\0')
-        return NULL;
-      rc = asprintf (&path, "%s/.local/share/securechat/%s/%s", home, server,
-                     o->user);
-    }
-  return rc < 0 ? NULL : path;
-}
-
 /* Opens the key store and the end-to-end manager for this account. */
 static int
 open_e2e (struct cli *cli)
 {
   int rc;
 
-  cli->data_dir = data_dir_path (cli->opt);
+  cli->data_dir = account_dir_path (cli->opt->key, cli->opt->user);
   if (cli->data_dir == NULL)
     {
       fprintf (stderr, "cannot locate the data folder for your keys (set "

@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* ScHistory: the conversations of one account on disk, so they survive
+ * a restart. Not a GObject: a plain store, used from the main loop.
+ *
+ * Layout: DIR/PEER.jsonl, one file per peer, DIR 0700, files 0600
+ * (others are refused, as the key store does). Each line is one JSON
+ * object, appended and flushed (write + fdatasync every batch):
+ *   {"v":1,"op":"add","lid":7,"kind":"in"|"out"|"notice","from":"bob",
+ *    "text":"...","ts":1700000000000,"delivery":"sending"|"sent"|
+ *    "offline"|"failed"|"none","error":"..."}
+ *   {"v":1,"op":"update","lid":7,"delivery":"sent","ts":...,"error":...}
+ * Loading replays the lines in order; a torn or malformed line (a crash
+ * mid-write, a hand edit) is skipped and counted, never fatal, and the
+ * rest still loads. A message still "sending" when loaded is shown as
+ * failed ("not sent before the app closed"). Files are compacted
+ * (rewritten atomically without update lines) when updates make up more
+ * than half of the lines at load time. */
+#pragma once
+
+#include <glib.h>
+
+#include "sc-message.h"
+
+G_BEGIN_DECLS
+
+#define SC_HISTORY_ERROR (sc_history_error_quark ())
+GQuark sc_history_error_quark (void);
+
+typedef enum
+{
+  SC_HISTORY_ERROR_IO,          /* errno text in the message */
+  SC_HISTORY_ERROR_PERMISSIONS, /* folder or file open to other users */
+  SC_HISTORY_ERROR_TOO_LARGE,   /* a file over SC_HISTORY_FILE_MAX */
+} ScHistoryError;
+
+/* Refuse larger files rather than read them into memory. */
+#define SC_HISTORY_FILE_MAX (256u * 1024 * 1024)
+/* A text longer than this is cut (the protocol allows less anyway). */
+#define SC_HISTORY_TEXT_MAX (64u * 1024)
+
+typedef struct _ScHistory ScHistory;
+
+/* Creates dir (and missing parents) 0700 when needed. */
+ScHistory *sc_history_open (const char *dir, GError **error);
+void sc_history_free (ScHistory *h);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (ScHistory, sc_history_free)
+
+/* Peers with a history file (sorted; valid user names only). */
+GStrv sc_history_list_peers (ScHistory *h, GError **error);
+
+/* Loads peer's messages, oldest first, into a new GPtrArray of ScMessage
+ * (free func g_object_unref). A missing file is an empty array.
+ * *n_skipped (may be NULL) receives the number of unusable lines. */
+GPtrArray *sc_history_load (ScHistory *h,
+                            const char *peer,
+                            guint *n_skipped,
+                            GError **error);
+
+/* The next unused local id for peer (after sc_history_load or on an
+ * empty history: 1). */
+guint64 sc_history_next_id (ScHistory *h, const char *peer);
+
+/* Appends an "add" line for message (its local id must come from
+ * sc_history_next_id, which it then advances past). */
+gboolean sc_history_append (ScHistory *h,
+                            const char *peer,
+                            ScMessage *message,
+                            GError **error);
+/* Appends an "update" line with message's current delivery, timestamp
+ * and error. */
+gboolean sc_history_update (ScHistory *h,
+                            const char *peer,
+                            ScMessage *message,
+                            GError **error);
+
+/* Deletes peer's history file. */
+gboolean sc_history_remove (ScHistory *h, const char *peer, GError **error);
+
+G_END_DECLS
