@@ -25,7 +25,8 @@ void sc_conversation_append (ScConversation *self, ScMessage *message);
 /* Appends many at once (loading history): one items-changed. Does not
  * change the unread count. */
 void sc_conversation_append_many (ScConversation *self, ScMessage **v, guint n);
-/* The message with this local id, or NULL (not a new reference). */
+/* The message with this local id, or NULL (not a new reference). Local
+ * id 0 is "no id" and never found; if ids repeat, the newest wins. */
 ScMessage *sc_conversation_find (ScConversation *self, guint64 local_id);
 
 guint sc_conversation_get_unread (ScConversation *self);
@@ -38,9 +39,12 @@ void sc_conversation_set_verified (ScConversation *self, gboolean verified);
 gboolean sc_conversation_get_identity_changed (ScConversation *self);
 void sc_conversation_set_identity_changed (ScConversation *self,
                                            gboolean changed);
-/* Wall-clock ms of the newest message, 0 when empty. */
+/* Wall-clock ms of the newest message, 0 when empty; follows that
+ * message's "timestamp" when it changes. */
 gint64 sc_conversation_get_last_activity (ScConversation *self);
-/* The newest message's text on one line (ellipsized by the row), or "". */
+/* The newest message's text on one line (ellipsized by the row), or "":
+ * runs of white space and control characters become one space, and at
+ * most 120 characters are kept ("…" marks a cut). */
 const char *sc_conversation_get_preview (ScConversation *self);
 
 /* Properties (all notify): "peer" (construct-only), "unread" (guint),

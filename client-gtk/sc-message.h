@@ -39,6 +39,7 @@ ScMessage *sc_message_new (guint64 local_id,
 
 guint64 sc_message_get_local_id (ScMessage *self);
 ScMessageKind sc_message_get_kind (ScMessage *self);
+/* Sender and text are never NULL (NULL given at construction: ""). */
 const char *sc_message_get_sender (ScMessage *self);
 const char *sc_message_get_text (ScMessage *self);
 gint64 sc_message_get_timestamp (ScMessage *self);
@@ -46,7 +47,8 @@ ScDelivery sc_message_get_delivery (ScMessage *self);
 /* Why delivery failed (plain language), or NULL. */
 const char *sc_message_get_error (ScMessage *self);
 
-/* Notifies "delivery" / "error" / "timestamp" as they change. */
+/* Notifies "delivery" / "error" / "timestamp" as they change (only when
+ * the value differs; set_delivery sets both before either notifies). */
 void sc_message_set_delivery (ScMessage *self,
                               ScDelivery delivery,
                               const char *error);
