@@ -1213,7 +1213,11 @@ parse_state (struct sc_ratchet *r, const uint8_t *in, size_t len)
     {
       struct skipped e;
 
+      /* The length was checked above; the test keeps the compiler's
+       * null-dereference analysis (and any later edit) honest. */
       p = take (&rd, SER_SKIPPED);
+      if (p == NULL)
+        return SC_ERR_TRUNCATED;
       memcpy (e.dh, p, KEY_LEN);
       e.n = get_be32 (p + KEY_LEN);
       memcpy (e.mk, p + KEY_LEN + 4, KEY_LEN);
