@@ -125,6 +125,15 @@ gboolean sc_connection_send (ScConnection *self,
                              GError **error);
 /* Asks who is online again ("presence-list" follows). */
 gboolean sc_connection_refresh_presence (ScConnection *self, GError **error);
+/* Added: makes sure peer's identity key is known, so that its safety
+ * number can be shown before any message was exchanged. TRUE with
+ * *pending FALSE when the key is known already; TRUE with *pending TRUE
+ * when it is being fetched ("keys-fetched" follows); FALSE with error
+ * (NOT_CONNECTED when it has to be fetched and we are offline). */
+gboolean sc_connection_fetch_keys (ScConnection *self,
+                                   const char *peer,
+                                   gboolean *pending,
+                                   GError **error);
 
 /* Trust (end-to-end identity keys). These work offline too, once the
  * key store is open (after sc_connection_start). */
@@ -191,8 +200,40 @@ gboolean sc_connection_reject_identity (ScConnection *self,
  * "connection-lost"    (const char *message) logged-in link dropped;
  *                      state WAITING follows
  *
+ * Added:
+ * "keys-fetched"       (const char *peer, gboolean ok, const char *message)
+ *                      a fetch of peer's keys ended (sc_connection_fetch_keys,
+ *                      or a first send to peer); message NULL when ok
+ *
+ * "keys-ready" has message NULL when ok.
+ *
  * Properties: "state" (ScConnectionState, read-only, notify),
- * "retry-at" (gint64, notify), "fingerprint" (string), "server", "user". */
+ * "retry-at" (gint64, notify), "fingerprint" (string), "server", "user".
+ *
+ * Details of the behaviour above (added):
+ *  - sc_connection_new also fails (STORAGE) when neither HOME nor the
+ *    XDG folders give a place for the default paths.
+ *  - sc_connection_start works in IDLE and STOPPED (a new run: the
+ *    known-servers file is read again, the back-off starts over); in
+ *    other states it fails (FAILED).
+ *  - "server-key-unknown" and "server-key-changed" come right after
+ *    "stopped". After "server-key-unknown" the password is kept (until
+ *    sc_connection_stop or dispose) so that
+ *    sc_connection_trust_server_key can log in; every other stop wipes
+ *    it. A server that shows another key than the trusted one on that
+ *    attempt asks again ("server-key-unknown" with the new key).
+ *  - A server that is busy or full (server_busy, server_full) is waited
+ *    for (WAITING, at least its retry_after) even on a first login; a
+ *    rate-limited reconnect waits too, a rate-limited first login stops.
+ *    Either wait is announced with "server-error" (the server's code and
+ *    a plain message) before WAITING.
+ *  - A send answered "no_prekeys" while the recipient is online (they
+ *    are publishing their keys right now) is tried again a few times;
+ *    when the recipient is offline it ends in "send-error" with
+ *    SC_CODE_RECIPIENT_OFFLINE.
+ *  - Dropping the last reference logs out as sc_connection_stop does
+ *    (the "bye" is still flushed, bounded to 2 s, on the main loop), but
+ *    without emitting anything. */
 
 GType sc_connection_state_get_type (void);
 #define SC_TYPE_CONNECTION_STATE (sc_connection_state_get_type ())

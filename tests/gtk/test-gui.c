@@ -1,0 +1,516 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* The real application under Xvfb against a real securechatd, with a
+ * real securechat-cli on the other end. The steps run in order and share
+ * one server and one window, as a person would use them: first contact
+ * and a wrong password, logging in, a chat with bob on the CLI, the
+ * safety number, the server going away and coming back, a message to
+ * someone offline, and the history after a restart of the window. Each
+ * state is saved as a PNG under BUILDDIR/screenshots/ (light and dark). */
+#include <adwaita.h>
+#include <glib/gstdio.h>
+#include <locale.h>
+#include <sys/stat.h>
+
+#include "sc-application.h"
+#include "sc-message-row.h"
+#include "sc-new-chat-dialog.h"
+#include "sc-safety-dialog.h"
+#include "sc-test-screenshot.h"
+#include "sc-test-server.h"
+#include "securechat/init.h"
+
+#define ALICE_PW "alice-gui-password"
+#define BOB_PW   "bob-gui-password"
+#define WAIT_MS  30000
+
+static struct
+{
+  ScTestServer *server;
+  ScApplication *app;
+  ScWindow *window;
+  char *home;
+} f;
+
+static GtkWidget *
+find_widget (GtkWidget *root, GType type)
+{
+  if (G_TYPE_CHECK_INSTANCE_TYPE (root, type))
+    return root;
+  for (GtkWidget *c = gtk_widget_get_first_child (root); c != NULL;
+       c = gtk_widget_get_next_sibling (c))
+    {
+      GtkWidget *found = find_widget (c, type);
+
+      if (found != NULL)
+        return found;
+    }
+  return NULL;
+}
+
+static ScLoginPage *
+login_page (void)
+{
+  return sc_window_get_login_page (f.window);
+}
+
+static void
+fill_login (const char *user, const char *password)
+{
+  gtk_editable_set_text (sc_login_page_get_server_row (login_page ()),
+                         sc_test_server_get_address (f.server));
+  gtk_editable_set_text (sc_login_page_get_user_row (login_page ()), user);
+  gtk_editable_set_text (sc_login_page_get_password_row (login_page ()),
+                         password);
+}
+
+static void
+click_login (void)
+{
+  GtkButton *button = sc_login_page_get_login_button (login_page ());
+
+  g_assert_true (gtk_widget_is_sensitive (GTK_WIDGET (button)));
+  g_signal_emit_by_name (button, "clicked");
+}
+
+static ScConversation *
+conversation (const char *peer)
+{
+  ScChat *chat = sc_window_get_chat (f.window);
+
+  return chat != NULL ? sc_chat_lookup (chat, peer) : NULL;
+}
+
+static guint
+n_messages (const char *peer)
+{
+  ScConversation *c = conversation (peer);
+
+  return c != NULL
+             ? g_list_model_get_n_items (sc_conversation_get_messages (c))
+             : 0;
+}
+
+/* The newest message with peer (a new reference), or NULL. */
+static ScMessage *
+last_message (const char *peer)
+{
+  guint n = n_messages (peer);
+
+  if (n == 0)
+    return NULL;
+  return g_list_model_get_item (
+      sc_conversation_get_messages (conversation (peer)), n - 1);
+}
+
+static gboolean
+in_sidebar (const char *peer, gboolean online)
+{
+  GListModel *model = sc_window_get_sidebar_model (f.window);
+
+  for (guint i = 0; i < g_list_model_get_n_items (model); i++)
+    {
+      g_autoptr (ScConversation) c = g_list_model_get_item (model, i);
+
+      if (g_str_equal (sc_conversation_get_peer (c), peer))
+        return sc_conversation_get_online (c) == online;
+    }
+  return FALSE;
+}
+
+static gboolean
+online (void)
+{
+  ScConnection *c = sc_window_get_connection (f.window);
+
+  return c != NULL && sc_connection_get_state (c) == SC_CONNECTION_ONLINE &&
+         g_str_equal (sc_window_get_page (f.window), "chat");
+}
+
+static void
+new_window (void)
+{
+  g_application_activate (G_APPLICATION (f.app));
+  f.window = sc_application_get_window (f.app);
+  g_assert_nonnull (f.window);
+  sc_test_wait_for_draw (GTK_WIDGET (f.window));
+}
+
+static void
+test_login_page (void)
+{
+  new_window ();
+  g_assert_cmpstr (sc_window_get_page (f.window), ==, "login");
+  /* The embedded default is offered. */
+  g_assert_cmpstr (gtk_editable_get_text (
+                       sc_login_page_get_server_row (login_page ())),
+                   ==, "127.0.0.1:12345");
+  g_assert_false (gtk_widget_is_sensitive (
+      GTK_WIDGET (sc_login_page_get_login_button (login_page ()))));
+  sc_test_screenshot_light_dark (GTK_WIDGET (f.window), "01-login");
+}
+
+/* First contact shows the server's fingerprint before any password
+ * leaves; then the wrong password gives the generic login error. */
+static void
+test_first_contact_and_wrong_password (void)
+{
+  GtkWindow *dialog;
+  g_autofree char *log = NULL;
+  g_autofree char *known = NULL;
+  g_autofree char *known_path = NULL;
+
+  fill_login ("alice", "not-the-password");
+  click_login ();
+  g_assert_true (
+      SC_TEST_WAIT (sc_window_get_dialog (f.window) != NULL, WAIT_MS));
+  dialog = sc_window_get_dialog (f.window);
+  g_assert_true (ADW_IS_MESSAGE_DIALOG (dialog));
+  /* The fingerprint the admin would read out is in the dialog. */
+  g_assert_nonnull (find_widget (GTK_WIDGET (dialog), GTK_TYPE_LABEL));
+  {
+    g_autofree char *body = NULL;
+    GtkWidget *extra = adw_message_dialog_get_extra_child (
+        ADW_MESSAGE_DIALOG (dialog));
+    GString *all = g_string_new (
+        adw_message_dialog_get_body (ADW_MESSAGE_DIALOG (dialog)));
+
+    for (GtkWidget *w = extra; w != NULL;)
+      {
+        GtkWidget *label = find_widget (w, GTK_TYPE_LABEL);
+
+        if (label != NULL)
+          g_string_append (all, gtk_label_get_text (GTK_LABEL (label)));
+        break;
+      }
+    body = g_string_free (all, FALSE);
+    g_assert_nonnull (
+        strstr (body, sc_test_server_get_fingerprint (f.server)));
+  }
+  /* Nothing was tried yet: the password has not left. */
+  log = sc_test_server_read_log (f.server);
+  g_assert_null (strstr (log, "alice"));
+  sc_test_wait_for_draw (GTK_WIDGET (dialog));
+  sc_test_screenshot_light_dark (GTK_WIDGET (dialog), "02-server-key");
+
+  adw_message_dialog_response (ADW_MESSAGE_DIALOG (dialog), "trust");
+  g_assert_true (
+      SC_TEST_WAIT (sc_login_page_get_error (login_page ()) != NULL, WAIT_MS));
+  g_assert_cmpstr (sc_window_get_page (f.window), ==, "login");
+  /* Plain language, and the same for a wrong user name. */
+  g_assert_nonnull (strstr (sc_login_page_get_error (login_page ()),
+                            "user name or password"));
+  /* The password field was emptied; the key is pinned now. */
+  g_assert_cmpstr (gtk_editable_get_text (
+                       sc_login_page_get_password_row (login_page ())),
+                   ==, "");
+  known_path = g_build_filename (f.home, "config", "securechat",
+                                 "known_servers", NULL);
+  g_assert_true (g_file_get_contents (known_path, &known, NULL, NULL));
+  g_assert_nonnull (
+      strstr (known, sc_test_server_get_fingerprint (f.server)));
+  sc_test_screenshot_light_dark (GTK_WIDGET (f.window), "03-login-error");
+}
+
+static void
+test_login (void)
+{
+  g_autofree char *status = NULL;
+
+  fill_login ("alice", ALICE_PW);
+  click_login ();
+  g_assert_true (SC_TEST_WAIT (online (), WAIT_MS));
+  g_assert_null (sc_window_get_dialog (f.window));
+  status = g_strdup (sc_window_get_status_text (f.window));
+  g_assert_nonnull (strstr (status, "Online"));
+  g_assert_nonnull (strstr (status, sc_test_server_get_address (f.server)));
+  /* The password is gone from the form once logged in. */
+  g_assert_cmpstr (gtk_editable_get_text (
+                       sc_login_page_get_password_row (login_page ())),
+                   ==, "");
+  sc_test_screenshot_light_dark (GTK_WIDGET (f.window), "04-logged-in");
+}
+
+/* New chat with bob (on securechat-cli), send, see it arrive there, and
+ * see bob's reply in the window. */
+static void
+test_chat_with_cli (void)
+{
+  const char *recv_args[] = { "recv", "--count", "1", "--timeout", "60",
+                              NULL };
+  const char *send_args[]
+      = { "send", "alice", "Hi alice! Bob here, on the terminal.", NULL };
+  g_autoptr (ScTestCli) bob = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (ScMessage) mine = NULL;
+  g_autoptr (ScMessage) reply = NULL;
+  GtkWindow *dialog;
+  GtkWidget *entry;
+  ScConversationView *view;
+  int rc;
+
+  bob = sc_test_cli_spawn (f.server, "bob", recv_args, &error);
+  g_assert_no_error (error);
+  g_assert_true (
+      sc_test_cli_wait_output (bob, TRUE, "logged in as bob", WAIT_MS));
+  /* bob shows up in the sidebar as online. */
+  g_assert_true (SC_TEST_WAIT (in_sidebar ("bob", TRUE), WAIT_MS));
+
+  /* Ctrl+N: the new-chat dialog, type a name, start. */
+  g_assert_true (
+      gtk_widget_activate_action (GTK_WIDGET (f.window), "win.new-chat", NULL));
+  dialog = sc_window_get_dialog (f.window);
+  g_assert_true (SC_IS_NEW_CHAT_DIALOG (dialog));
+  entry = find_widget (GTK_WIDGET (dialog), GTK_TYPE_ENTRY);
+  g_assert_nonnull (entry);
+  gtk_editable_set_text (GTK_EDITABLE (entry), "bob");
+  g_assert_cmpstr (sc_new_chat_dialog_get_name (SC_NEW_CHAT_DIALOG (dialog)),
+                   ==, "bob");
+  adw_message_dialog_response (ADW_MESSAGE_DIALOG (dialog), "start");
+  view = sc_window_get_conversation_view (f.window);
+  g_assert_true (SC_TEST_WAIT (
+      sc_conversation_view_get_conversation (view) == conversation ("bob"),
+      WAIT_MS));
+
+  /* Type and press Enter. */
+  sc_conversation_view_set_draft (view, "Hello bob, this is alice\n");
+  sc_conversation_view_send (view);
+  g_assert_cmpuint (n_messages ("bob"), ==, 1);
+  mine = last_message ("bob");
+  g_assert_cmpint (sc_message_get_kind (mine), ==, SC_MESSAGE_OUTGOING);
+  g_assert_cmpstr (sc_message_get_text (mine), ==,
+                   "Hello bob, this is alice");
+  g_assert_true (SC_TEST_WAIT (sc_message_get_delivery (mine)
+                                   == SC_DELIVERY_SENT,
+                               WAIT_MS));
+  g_assert_true (sc_test_cli_wait (bob, WAIT_MS, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (sc_test_cli_get_status (bob), ==, 0);
+  g_assert_cmpstr (sc_test_cli_get_stdout (bob), ==,
+                   "alice: Hello bob, this is alice\n");
+  g_autofree char *draft = sc_conversation_view_get_draft (view);
+  g_assert_cmpstr (draft, ==, "");
+
+  /* bob answers from the terminal. */
+  rc = sc_test_cli_run (f.server, "bob", send_args, WAIT_MS, NULL, NULL,
+                        &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (rc, ==, 0);
+  g_assert_true (SC_TEST_WAIT (n_messages ("bob") == 2, WAIT_MS));
+  reply = last_message ("bob");
+  g_assert_cmpint (sc_message_get_kind (reply), ==, SC_MESSAGE_INCOMING);
+  g_assert_cmpstr (sc_message_get_sender (reply), ==, "bob");
+  g_assert_cmpstr (sc_message_get_text (reply), ==,
+                   "Hi alice! Bob here, on the terminal.");
+  /* Read at once: the conversation is open in the active window... or
+   * counted unread when the window is not focused (Xvfb has no window
+   * manager to focus it), never lost. */
+  g_assert_cmpuint (sc_conversation_get_unread (conversation ("bob")), <=, 1);
+  sc_test_screenshot_light_dark (GTK_WIDGET (f.window), "05-conversation");
+}
+
+/* The safety number in the dialog is the one securechat-cli shows. */
+static void
+test_safety_number (void)
+{
+  const char *verify_args[] = { "verify", "alice", NULL };
+  g_autoptr (GError) error = NULL;
+  g_autofree char *out = NULL;
+  GtkWindow *dialog;
+  const char *number;
+  int rc;
+
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (f.window),
+                                             "win.safety-number", NULL));
+  dialog = sc_window_get_dialog (f.window);
+  g_assert_true (SC_IS_SAFETY_DIALOG (dialog));
+  number = sc_safety_dialog_get_safety_number (SC_SAFETY_DIALOG (dialog));
+  g_assert_true (sc_safety_dialog_number_is_valid (number));
+  g_assert_false (sc_safety_dialog_get_verified (SC_SAFETY_DIALOG (dialog)));
+
+  rc = sc_test_cli_run (f.server, "bob", verify_args, WAIT_MS, &out, NULL,
+                        &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (rc, ==, 0);
+  g_strchomp (out);
+  g_assert_cmpstr (number, ==, out);
+  sc_test_wait_for_draw (GTK_WIDGET (dialog));
+  sc_test_screenshot_light_dark (GTK_WIDGET (dialog), "06-safety-number");
+
+  /* Mark verified: the key store and the conversation agree. */
+  g_signal_emit_by_name (dialog, "verify-changed", TRUE);
+  g_assert_true (sc_safety_dialog_get_verified (SC_SAFETY_DIALOG (dialog)));
+  g_assert_true (sc_conversation_get_verified (conversation ("bob")));
+  gtk_window_destroy (dialog);
+  g_assert_true (SC_TEST_WAIT (sc_window_get_dialog (f.window) == NULL, 5000));
+}
+
+/* The server goes away: the banner says so and counts down; it comes
+ * back: "Retry Now" recovers at once. */
+static void
+test_reconnect (void)
+{
+  g_autoptr (GError) error = NULL;
+  const char *banner;
+
+  g_assert_true (sc_test_server_stop (f.server, &error));
+  g_assert_no_error (error);
+  g_assert_true (
+      SC_TEST_WAIT (sc_window_get_banner_text (f.window) != NULL &&
+                        sc_connection_get_state (sc_window_get_connection (
+                            f.window))
+                            == SC_CONNECTION_WAITING,
+                    WAIT_MS));
+  banner = sc_window_get_banner_text (f.window);
+  g_assert_nonnull (strstr (banner, "Reconnecting in"));
+  g_assert_nonnull (strstr (sc_window_get_status_text (f.window), "Offline"));
+  /* Nobody is shown online while we are not. */
+  g_assert_false (sc_conversation_get_online (conversation ("bob")));
+  sc_test_screenshot_light_dark (GTK_WIDGET (f.window), "07-reconnecting");
+
+  g_assert_true (sc_test_server_start (f.server, &error));
+  g_assert_no_error (error);
+  g_assert_true (SC_TEST_WAIT (
+      sc_connection_get_state (sc_window_get_connection (f.window))
+              == SC_CONNECTION_WAITING ||
+          online (),
+      WAIT_MS));
+  if (!online ())
+    g_assert_true (gtk_widget_activate_action (GTK_WIDGET (f.window),
+                                               "win.retry-now", NULL));
+  g_assert_true (SC_TEST_WAIT (online (), WAIT_MS));
+  g_assert_true (
+      SC_TEST_WAIT (sc_window_get_banner_text (f.window) == NULL, WAIT_MS));
+  g_assert_nonnull (strstr (sc_window_get_status_text (f.window), "Online"));
+}
+
+/* The seed's "Recipient not online", shown on the message itself. */
+static void
+test_recipient_offline (void)
+{
+  ScConversationView *view = sc_window_get_conversation_view (f.window);
+  g_autoptr (ScMessage) m = NULL;
+  guint before = n_messages ("bob");
+
+  sc_conversation_view_set_draft (view, "Are you still there?");
+  sc_conversation_view_send (view);
+  g_assert_cmpuint (n_messages ("bob"), ==, before + 1);
+  m = last_message ("bob");
+  g_assert_true (SC_TEST_WAIT (sc_message_get_delivery (m)
+                                   != SC_DELIVERY_SENDING,
+                               WAIT_MS));
+  g_assert_cmpint (sc_message_get_delivery (m), ==, SC_DELIVERY_OFFLINE);
+  g_assert_nonnull (sc_message_get_error (m));
+  sc_test_screenshot_light_dark (GTK_WIDGET (f.window), "08-not-delivered");
+}
+
+/* Close the window and open a new one: log in again and the
+ * conversation is back from disk, in 0600 files. */
+static void
+test_history_after_restart (void)
+{
+  g_autofree char *dir = NULL;
+  g_autofree char *file = NULL;
+  g_autoptr (ScMessage) first = NULL;
+  GStatBuf st;
+  guint before = n_messages ("bob");
+
+  g_assert_cmpuint (before, ==, 3);
+  dir = g_build_filename (
+      sc_connection_get_data_dir (sc_window_get_connection (f.window)),
+      "history", NULL);
+  file = g_build_filename (dir, "bob.jsonl", NULL);
+  g_assert_cmpint (g_stat (file, &st), ==, 0);
+  g_assert_cmpint (st.st_mode & 0777, ==, 0600);
+  g_assert_cmpint (g_stat (dir, &st), ==, 0);
+  g_assert_cmpint (st.st_mode & 0777, ==, 0700);
+
+  gtk_window_close (GTK_WINDOW (f.window));
+  g_assert_true (SC_TEST_WAIT (sc_application_get_window (f.app) == NULL,
+                               WAIT_MS));
+  new_window ();
+  /* The remembered server and user are filled in. */
+  g_assert_cmpstr (gtk_editable_get_text (
+                       sc_login_page_get_user_row (login_page ())),
+                   ==, "alice");
+  fill_login ("alice", ALICE_PW);
+  click_login ();
+  g_assert_true (SC_TEST_WAIT (online (), WAIT_MS));
+  g_assert_cmpuint (n_messages ("bob"), ==, before);
+  first = g_list_model_get_item (
+      sc_conversation_get_messages (conversation ("bob")), 0);
+  g_assert_cmpstr (sc_message_get_text (first), ==,
+                   "Hello bob, this is alice");
+  g_assert_cmpint (sc_message_get_delivery (first), ==, SC_DELIVERY_SENT);
+  g_assert_true (sc_conversation_get_verified (conversation ("bob")));
+  sc_window_open_conversation (f.window, "bob");
+  sc_test_screenshot_light_dark (GTK_WIDGET (f.window), "09-history");
+}
+
+int
+main (int argc, char *argv[])
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *config = NULL;
+  g_autofree char *data = NULL;
+  int rc;
+
+  setlocale (LC_ALL, "");
+  g_test_init (&argc, &argv, NULL);
+  if (!gtk_init_check ())
+    {
+      printf ("1..0 # SKIP no display\n");
+      return 0;
+    }
+  g_assert_cmpint (sc_init (), ==, 0);
+  adw_init ();
+
+  f.server = sc_test_server_new (&error);
+  g_assert_no_error (error);
+  g_assert_true (
+      sc_test_server_add_user (f.server, "alice", ALICE_PW, &error));
+  g_assert_true (sc_test_server_add_user (f.server, "bob", BOB_PW, &error));
+  g_assert_true (sc_test_server_start (f.server, &error));
+  g_assert_no_error (error);
+
+  /* The window's own files, apart from the CLI's. */
+  f.home = g_build_filename (sc_test_server_get_dir (f.server), "gui", NULL);
+  config = g_build_filename (f.home, "config", NULL);
+  data = g_build_filename (f.home, "data", NULL);
+  g_setenv ("XDG_CONFIG_HOME", config, TRUE);
+  g_setenv ("XDG_DATA_HOME", data, TRUE);
+
+  f.app = sc_application_new ();
+  g_assert_nonnull (f.app);
+  /* One test process must not meet another's instance on the bus. */
+  g_application_set_flags (G_APPLICATION (f.app), G_APPLICATION_NON_UNIQUE);
+  g_assert_true (g_application_register (G_APPLICATION (f.app), NULL, &error));
+  g_assert_no_error (error);
+  /* The application would quit with its last window; the test decides. */
+  g_application_hold (G_APPLICATION (f.app));
+
+  g_test_add_func ("/gui/login-page", test_login_page);
+  g_test_add_func ("/gui/first-contact-and-wrong-password",
+                   test_first_contact_and_wrong_password);
+  g_test_add_func ("/gui/login", test_login);
+  g_test_add_func ("/gui/chat-with-cli", test_chat_with_cli);
+  g_test_add_func ("/gui/safety-number", test_safety_number);
+  g_test_add_func ("/gui/reconnect", test_reconnect);
+  g_test_add_func ("/gui/recipient-offline", test_recipient_offline);
+  g_test_add_func ("/gui/history-after-restart", test_history_after_restart);
+  rc = g_test_run ();
+
+  if (f.window != NULL)
+    gtk_window_destroy (GTK_WINDOW (f.window));
+  g_application_release (G_APPLICATION (f.app));
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+  g_clear_object (&f.app);
+  if (sc_test_server_is_running (f.server))
+    {
+      g_assert_true (sc_test_server_stop (f.server, &error));
+      g_assert_no_error (error);
+    }
+  g_clear_pointer (&f.server, sc_test_server_free);
+  g_free (f.home);
+  return rc;
+}
