@@ -164,6 +164,10 @@ sc_login_page_set_busy (ScLoginPage *self, gboolean busy)
   g_return_if_fail (SC_IS_LOGIN_PAGE (self));
 
   self->busy = busy;
+  /* GTK 4.8 warns (and loses the focus-out) when the focused entry turns
+   * insensitive: let go of the focus first. */
+  if (busy && gtk_widget_get_root (GTK_WIDGET (self)) != NULL)
+    gtk_root_set_focus (gtk_widget_get_root (GTK_WIDGET (self)), NULL);
   gtk_widget_set_sensitive (GTK_WIDGET (self->form), !busy);
   gtk_widget_set_visible (GTK_WIDGET (self->spinner), busy);
   gtk_spinner_set_spinning (self->spinner, busy);

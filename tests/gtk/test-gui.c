@@ -31,6 +31,136 @@ static struct
   char *home;
 } f;
 
+/* A stand-in for the desktop's notification server on the test's own
+ * session bus: it records what the application shows and can "click" a
+ * notification, as GNOME Shell would. */
+static const char notifications_xml[]
+    = "<node>"
+      "  <interface name='org.freedesktop.Notifications'>"
+      "    <method name='Notify'>"
+      "      <arg type='s' direction='in'/><arg type='u' direction='in'/>"
+      "      <arg type='s' direction='in'/><arg type='s' direction='in'/>"
+      "      <arg type='s' direction='in'/><arg type='as' direction='in'/>"
+      "      <arg type='a{sv}' direction='in'/><arg type='i' direction='in'/>"
+      "      <arg type='u' direction='out'/>"
+      "    </method>"
+      "    <method name='CloseNotification'>"
+      "      <arg type='u' direction='in'/>"
+      "    </method>"
+      "    <method name='GetCapabilities'>"
+      "      <arg type='as' direction='out'/>"
+      "    </method>"
+      "    <method name='GetServerInformation'>"
+      "      <arg type='s' direction='out'/><arg type='s' direction='out'/>"
+      "      <arg type='s' direction='out'/><arg type='s' direction='out'/>"
+      "    </method>"
+      "    <signal name='ActionInvoked'>"
+      "      <arg type='u'/><arg type='s'/>"
+      "    </signal>"
+      "  </interface>"
+      "</node>";
+
+static struct
+{
+  GDBusConnection *bus;
+  guint n_shown;
+  guint32 last_id;
+  char *last_summary;
+  char *last_body;
+  char *last_actions;
+  gboolean owned;
+} notifications;
+
+static void
+notifications_method_cb (GDBusConnection *bus,
+                         const char *sender,
+                         const char *path,
+                         const char *iface,
+                         const char *method,
+                         GVariant *params,
+                         GDBusMethodInvocation *invocation,
+                         gpointer data)
+{
+  if (g_str_equal (method, "Notify"))
+    {
+      const char *summary, *body;
+      g_autofree const char **actions = NULL;
+
+      g_variant_get (params, "(&su&s&s&s^a&s@a{sv}i)", NULL, NULL, NULL,
+                     &summary, &body, &actions, NULL, NULL);
+      g_free (notifications.last_summary);
+      g_free (notifications.last_body);
+      g_free (notifications.last_actions);
+      notifications.last_summary = g_strdup (summary);
+      notifications.last_body = g_strdup (body);
+      notifications.last_actions = g_strjoinv (",", (char **) actions);
+      notifications.n_shown++;
+      notifications.last_id = notifications.n_shown;
+      g_dbus_method_invocation_return_value (
+          invocation, g_variant_new ("(u)", notifications.last_id));
+    }
+  else if (g_str_equal (method, "GetCapabilities"))
+    {
+      const char *caps[] = { "body", "actions", NULL };
+
+      g_dbus_method_invocation_return_value (
+          invocation, g_variant_new ("(^as)", caps));
+    }
+  else if (g_str_equal (method, "GetServerInformation"))
+    g_dbus_method_invocation_return_value (
+        invocation, g_variant_new ("(ssss)", "test", "securechat", "1", "1.2"));
+  else
+    g_dbus_method_invocation_return_value (invocation, NULL);
+}
+
+static void
+name_acquired_cb (GDBusConnection *bus, const char *name, gpointer data)
+{
+  notifications.owned = TRUE;
+}
+
+static void
+start_notification_server (void)
+{
+  static const GDBusInterfaceVTable vtable
+      = { .method_call = notifications_method_cb };
+  g_autoptr (GDBusNodeInfo) info = NULL;
+  g_autoptr (GError) error = NULL;
+
+  info = g_dbus_node_info_new_for_xml (notifications_xml, &error);
+  g_assert_no_error (error);
+  /* A connection of its own: the application's calls then really go
+   * through the bus. */
+  notifications.bus = g_dbus_connection_new_for_address_sync (
+      g_getenv ("DBUS_SESSION_BUS_ADDRESS"),
+      G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
+          G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
+      NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_dbus_connection_register_object (
+      notifications.bus, "/org/freedesktop/Notifications",
+      info->interfaces[0], &vtable, NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_bus_own_name_on_connection (notifications.bus,
+                                "org.freedesktop.Notifications",
+                                G_BUS_NAME_OWNER_FLAGS_NONE, name_acquired_cb,
+                                NULL, NULL, NULL);
+  g_assert_true (SC_TEST_WAIT (notifications.owned, 10000));
+}
+
+/* What a click on the notification does: the server says which action. */
+static void
+click_notification (void)
+{
+  g_autoptr (GError) error = NULL;
+
+  g_dbus_connection_emit_signal (
+      notifications.bus, NULL, "/org/freedesktop/Notifications",
+      "org.freedesktop.Notifications", "ActionInvoked",
+      g_variant_new ("(us)", notifications.last_id, "default"), &error);
+  g_assert_no_error (error);
+}
+
 static GtkWidget *
 find_widget (GtkWidget *root, GType type)
 {
@@ -69,6 +199,36 @@ click_login (void)
   GtkButton *button = sc_login_page_get_login_button (login_page ());
 
   g_assert_true (gtk_widget_is_sensitive (GTK_WIDGET (button)));
+  g_signal_emit_by_name (button, "clicked");
+}
+
+static GtkWidget *
+find_button (GtkWidget *root, const char *label)
+{
+  if (GTK_IS_BUTTON (root) &&
+      g_strcmp0 (gtk_button_get_label (GTK_BUTTON (root)), label) == 0)
+    return root;
+  for (GtkWidget *c = gtk_widget_get_first_child (root); c != NULL;
+       c = gtk_widget_get_next_sibling (c))
+    {
+      GtkWidget *found = find_button (c, label);
+
+      if (found != NULL)
+        return found;
+    }
+  return NULL;
+}
+
+/* Clicks the dialog's button for response, as a person would. */
+static void
+respond (GtkWindow *dialog, const char *response)
+{
+  const char *label = adw_message_dialog_get_response_label (
+      ADW_MESSAGE_DIALOG (dialog), response);
+  GtkWidget *button = find_button (GTK_WIDGET (dialog), label);
+
+  g_assert_nonnull (button);
+  g_assert_true (gtk_widget_is_sensitive (button));
   g_signal_emit_by_name (button, "clicked");
 }
 
@@ -192,7 +352,7 @@ test_first_contact_and_wrong_password (void)
   sc_test_wait_for_draw (GTK_WIDGET (dialog));
   sc_test_screenshot_light_dark (GTK_WIDGET (dialog), "02-server-key");
 
-  adw_message_dialog_response (ADW_MESSAGE_DIALOG (dialog), "trust");
+  respond (dialog, "trust");
   g_assert_true (
       SC_TEST_WAIT (sc_login_page_get_error (login_page ()) != NULL, WAIT_MS));
   g_assert_cmpstr (sc_window_get_page (f.window), ==, "login");
@@ -265,7 +425,7 @@ test_chat_with_cli (void)
   gtk_editable_set_text (GTK_EDITABLE (entry), "bob");
   g_assert_cmpstr (sc_new_chat_dialog_get_name (SC_NEW_CHAT_DIALOG (dialog)),
                    ==, "bob");
-  adw_message_dialog_response (ADW_MESSAGE_DIALOG (dialog), "start");
+  respond (dialog, "start");
   view = sc_window_get_conversation_view (f.window);
   g_assert_true (SC_TEST_WAIT (
       sc_conversation_view_get_conversation (view) == conversation ("bob"),
@@ -306,6 +466,45 @@ test_chat_with_cli (void)
    * manager to focus it), never lost. */
   g_assert_cmpuint (sc_conversation_get_unread (conversation ("bob")), <=, 1);
   sc_test_screenshot_light_dark (GTK_WIDGET (f.window), "05-conversation");
+}
+
+/* With the window in the background (Xvfb has no window manager, so it
+ * never has the focus), a message shows a notification; clicking it
+ * opens the conversation. */
+static void
+test_notification (void)
+{
+  const char *send_args[] = { "send", "alice", "Are you there?", NULL };
+  g_autoptr (GError) error = NULL;
+  guint before = notifications.n_shown;
+  int rc;
+
+  g_assert_false (gtk_window_is_active (GTK_WINDOW (f.window)));
+  /* Somewhere else first, so that the click has something to do. */
+  g_assert_nonnull (sc_chat_ensure (sc_window_get_chat (f.window), "carol",
+                                    &error));
+  sc_window_open_conversation (f.window, "carol");
+  g_assert_true (sc_conversation_view_get_conversation (
+                     sc_window_get_conversation_view (f.window))
+                 == conversation ("carol"));
+
+  rc = sc_test_cli_run (f.server, "bob", send_args, WAIT_MS, NULL, NULL,
+                        &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (rc, ==, 0);
+  g_assert_true (SC_TEST_WAIT (notifications.n_shown > before, WAIT_MS));
+  g_assert_cmpstr (notifications.last_summary, ==, "bob");
+  g_assert_cmpstr (notifications.last_body, ==, "Are you there?");
+  g_assert_nonnull (strstr (notifications.last_actions, "default"));
+  g_assert_cmpuint (sc_conversation_get_unread (conversation ("bob")), >=, 1);
+
+  click_notification ();
+  g_assert_true (SC_TEST_WAIT (
+      sc_conversation_view_get_conversation (
+          sc_window_get_conversation_view (f.window))
+          == conversation ("bob"),
+      WAIT_MS));
+  g_assert_cmpuint (sc_conversation_get_unread (conversation ("bob")), ==, 0);
 }
 
 /* The safety number in the dialog is the one securechat-cli shows. */
@@ -414,7 +613,7 @@ test_history_after_restart (void)
   GStatBuf st;
   guint before = n_messages ("bob");
 
-  g_assert_cmpuint (before, ==, 3);
+  g_assert_cmpuint (before, ==, 4);
   dir = g_build_filename (
       sc_connection_get_data_dir (sc_window_get_connection (f.window)),
       "history", NULL);
@@ -479,6 +678,7 @@ main (int argc, char *argv[])
   g_setenv ("XDG_CONFIG_HOME", config, TRUE);
   g_setenv ("XDG_DATA_HOME", data, TRUE);
 
+  start_notification_server ();
   f.app = sc_application_new ();
   g_assert_nonnull (f.app);
   /* One test process must not meet another's instance on the bus. */
@@ -493,6 +693,7 @@ main (int argc, char *argv[])
                    test_first_contact_and_wrong_password);
   g_test_add_func ("/gui/login", test_login);
   g_test_add_func ("/gui/chat-with-cli", test_chat_with_cli);
+  g_test_add_func ("/gui/notification", test_notification);
   g_test_add_func ("/gui/safety-number", test_safety_number);
   g_test_add_func ("/gui/reconnect", test_reconnect);
   g_test_add_func ("/gui/recipient-offline", test_recipient_offline);
@@ -512,5 +713,9 @@ main (int argc, char *argv[])
     }
   g_clear_pointer (&f.server, sc_test_server_free);
   g_free (f.home);
+  g_clear_object (&notifications.bus);
+  g_free (notifications.last_summary);
+  g_free (notifications.last_body);
+  g_free (notifications.last_actions);
   return rc;
 }
