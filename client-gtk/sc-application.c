@@ -29,8 +29,8 @@ sc_application_load_settings (const char *schema_dir, GError **error)
       local = g_settings_schema_source_new_from_directory (schema_dir, source,
                                                            FALSE, NULL);
       if (local != NULL)
-        schema
-            = g_settings_schema_source_lookup (local, SC_APPLICATION_ID, FALSE);
+        schema =
+            g_settings_schema_source_lookup (local, SC_APPLICATION_ID, FALSE);
     }
   if (schema == NULL)
     {
@@ -87,9 +87,8 @@ static void
 preferences_action (GSimpleAction *action, GVariant *param, gpointer data)
 {
   ScApplication *self = data;
-  GtkWindow *prefs = GTK_WINDOW (
-      sc_preferences_window_new (GTK_WINDOW (ensure_window (self)),
-                                 self->settings));
+  GtkWindow *prefs = GTK_WINDOW (sc_preferences_window_new (
+      GTK_WINDOW (ensure_window (self)), self->settings));
 
   gtk_window_present (prefs);
 }
@@ -104,23 +103,20 @@ about_action (GSimpleAction *action, GVariant *param, gpointer data)
   g_object_set (
       about, "transient-for", ensure_window (self), "application-name",
       _ ("SecureChat"), "application-icon", SC_APPLICATION_ID, "version",
-      SC_VERSION, "developer-name", _ ("SecureChat developers"),
-      "developers", developers, "license-type", GTK_LICENSE_GPL_3_0,
-      "comments",
+      SC_VERSION, "developer-name", _ ("SecureChat developers"), "developers",
+      developers, "license-type", GTK_LICENSE_GPL_3_0, "comments",
       _ ("End-to-end encrypted chat for your own server. Messages are "
          "encrypted with the Double Ratchet and travel to a server whose "
          "key you pinned."),
-      "website", "https://github.com/securechat/securechat",
-      "issue-url", "https://github.com/securechat/securechat/issues",
+      "website", "https://github.com/securechat/securechat", "issue-url",
+      "https://github.com/securechat/securechat/issues",
       /* Translators: your names, one per line. */
       "translator-credits", _ ("translator-credits"), NULL);
   gtk_window_present (GTK_WINDOW (about));
 }
 
 static void
-open_conversation_action (GSimpleAction *action,
-                          GVariant *param,
-                          gpointer data)
+open_conversation_action (GSimpleAction *action, GVariant *param, gpointer data)
 {
   ScApplication *self = data;
   ScWindow *window = ensure_window (self);
@@ -157,14 +153,14 @@ sc_application_startup (GApplication *app)
                                          quit_accels);
   gtk_application_set_accels_for_action (GTK_APPLICATION (app),
                                          "app.preferences", prefs_accels);
-  gtk_application_set_accels_for_action (GTK_APPLICATION (app),
-                                         "win.new-chat", new_chat_accels);
-  gtk_application_set_accels_for_action (GTK_APPLICATION (app),
-                                         "window.close", close_accels);
+  gtk_application_set_accels_for_action (GTK_APPLICATION (app), "win.new-chat",
+                                         new_chat_accels);
+  gtk_application_set_accels_for_action (GTK_APPLICATION (app), "window.close",
+                                         close_accels);
   gtk_application_set_accels_for_action (GTK_APPLICATION (app),
                                          "win.safety-number", safety_accels);
-  gtk_application_set_accels_for_action (GTK_APPLICATION (app),
-                                         "win.retry-now", retry_accels);
+  gtk_application_set_accels_for_action (GTK_APPLICATION (app), "win.retry-now",
+                                         retry_accels);
 }
 
 static void
@@ -208,8 +204,8 @@ ScApplication *
 sc_application_new (void)
 {
   g_autoptr (GError) error = NULL;
-  GSettings *settings = sc_application_load_settings (SC_BUILD_SCHEMA_DIR,
-                                                      &error);
+  GSettings *settings =
+      sc_application_load_settings (SC_BUILD_SCHEMA_DIR, &error);
   ScApplication *self;
 
   if (settings == NULL)
@@ -217,10 +213,10 @@ sc_application_new (void)
       g_printerr ("securechat: %s\n", error->message);
       return NULL;
     }
-  self = g_object_new (SC_TYPE_APPLICATION, "application-id",
-                       SC_APPLICATION_ID, "flags",
-                       G_APPLICATION_DEFAULT_FLAGS, "resource-base-path",
-                       "/io/github/securechat/SecureChat", NULL);
+  self =
+      g_object_new (SC_TYPE_APPLICATION, "application-id", SC_APPLICATION_ID,
+                    "flags", G_APPLICATION_DEFAULT_FLAGS, "resource-base-path",
+                    "/io/github/securechat/SecureChat", NULL);
   self->settings = settings;
   return self;
 }

@@ -13,8 +13,8 @@ G_BEGIN_DECLS
 #define SC_APPLICATION_ID "io.github.securechat.SecureChat"
 
 #define SC_TYPE_APPLICATION (sc_application_get_type ())
-G_DECLARE_FINAL_TYPE (ScApplication, sc_application, SC, APPLICATION,
-                      AdwApplication)
+G_DECLARE_FINAL_TYPE (
+    ScApplication, sc_application, SC, APPLICATION, AdwApplication)
 
 ScApplication *sc_application_new (void);
 /* The main window, created on first activation; NULL before. */

@@ -89,16 +89,15 @@ recount_unread (ScChat *self)
 
   for (guint i = 0; i < n; i++)
     {
-      g_autoptr (ScConversation) c
-          = g_list_model_get_item (G_LIST_MODEL (self->conversations), i);
+      g_autoptr (ScConversation) c =
+          g_list_model_get_item (G_LIST_MODEL (self->conversations), i);
 
       total += sc_conversation_get_unread (c);
     }
   if (total != self->unread_total)
     {
       self->unread_total = total;
-      g_object_notify_by_pspec (G_OBJECT (self),
-                                properties[PROP_UNREAD_TOTAL]);
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_UNREAD_TOTAL]);
     }
 }
 
@@ -113,8 +112,7 @@ conversation_notify_cb (ScConversation *conversation,
     recount_unread (self);
   if (g_str_equal (name, "unread") || g_str_equal (name, "online") ||
       g_str_equal (name, "last-activity") || g_str_equal (name, "n-messages"))
-    g_signal_emit (self, signals[SIGNAL_CONVERSATION_CHANGED], 0,
-                   conversation);
+    g_signal_emit (self, signals[SIGNAL_CONVERSATION_CHANGED], 0, conversation);
 }
 
 static void
@@ -123,8 +121,8 @@ refresh_trust (ScChat *self, ScConversation *conversation)
   ScContactTrust trust = { 0 };
 
   if (!sc_connection_get_trust (self->connection,
-                                sc_conversation_get_peer (conversation),
-                                &trust, NULL))
+                                sc_conversation_get_peer (conversation), &trust,
+                                NULL))
     return;
   sc_conversation_set_verified (conversation, trust.verified);
   sc_conversation_set_identity_changed (conversation, trust.changed);
@@ -219,9 +217,9 @@ new_message (ScChat *self,
 static void
 add_notice (ScChat *self, ScConversation *conversation, const char *text)
 {
-  g_autoptr (ScMessage) notice
-      = new_message (self, conversation, SC_MESSAGE_NOTICE, NULL, text,
-                     g_get_real_time () / 1000, SC_DELIVERY_NONE);
+  g_autoptr (ScMessage) notice =
+      new_message (self, conversation, SC_MESSAGE_NOTICE, NULL, text,
+                   g_get_real_time () / 1000, SC_DELIVERY_NONE);
 
   store_message (self, conversation, notice);
 }
@@ -272,8 +270,8 @@ presence_list_cb (ScConnection *connection, GStrv users, ScChat *self)
   n = g_list_model_get_n_items (G_LIST_MODEL (self->conversations));
   for (guint i = 0; i < n; i++)
     {
-      g_autoptr (ScConversation) c
-          = g_list_model_get_item (G_LIST_MODEL (self->conversations), i);
+      g_autoptr (ScConversation) c =
+          g_list_model_get_item (G_LIST_MODEL (self->conversations), i);
 
       sc_conversation_set_online (
           c, g_hash_table_contains (online, sc_conversation_get_peer (c)));
@@ -364,9 +362,7 @@ send_lost_cb (ScConnection *connection, guint64 ref, ScChat *self)
 }
 
 static void
-identity_changed_cb (ScConnection *connection,
-                     const char *peer,
-                     ScChat *self)
+identity_changed_cb (ScConnection *connection, const char *peer, ScChat *self)
 {
   ScConversation *conversation = sc_chat_ensure (self, peer, NULL);
   g_autofree char *text = NULL;
@@ -412,8 +408,8 @@ logged_in_cb (ScConnection *connection, ScChat *self)
 
   for (guint i = 0; i < n; i++)
     {
-      g_autoptr (ScConversation) c
-          = g_list_model_get_item (G_LIST_MODEL (self->conversations), i);
+      g_autoptr (ScConversation) c =
+          g_list_model_get_item (G_LIST_MODEL (self->conversations), i);
 
       refresh_trust (self, c);
     }
@@ -431,8 +427,8 @@ state_cb (ScConnection *connection, GParamSpec *pspec, ScChat *self)
   n = g_list_model_get_n_items (G_LIST_MODEL (self->conversations));
   for (guint i = 0; i < n; i++)
     {
-      g_autoptr (ScConversation) c
-          = g_list_model_get_item (G_LIST_MODEL (self->conversations), i);
+      g_autoptr (ScConversation) c =
+          g_list_model_get_item (G_LIST_MODEL (self->conversations), i);
 
       sc_conversation_set_online (c, FALSE);
     }
@@ -467,8 +463,7 @@ sc_chat_send (ScChat *self,
   message = new_message (self, conversation, SC_MESSAGE_OUTGOING,
                          sc_connection_get_user (self->connection), trimmed,
                          g_get_real_time () / 1000, SC_DELIVERY_SENDING);
-  if (!sc_connection_send (self->connection, peer, trimmed, &ref,
-                           &send_error))
+  if (!sc_connection_send (self->connection, peer, trimmed, &ref, &send_error))
     {
       sc_message_set_delivery (message, SC_DELIVERY_FAILED,
                                send_error->message);
@@ -545,20 +540,19 @@ load_history (ScChat *self, GError **error)
 
       if (!valid_peer (self, peers[i]))
         continue;
-      messages
-          = sc_history_load (self->history, peers[i], &skipped, &load_error);
+      messages =
+          sc_history_load (self->history, peers[i], &skipped, &load_error);
       if (messages == NULL)
         {
           g_autofree char *text = g_strdup_printf (
-              _ ("The conversation with %s could not be loaded: %s"),
-              peers[i], load_error->message);
+              _ ("The conversation with %s could not be loaded: %s"), peers[i],
+              load_error->message);
 
           g_signal_emit (self, signals[SIGNAL_PROBLEM], 0, text);
           continue;
         }
       conversation = add_conversation (self, peers[i]);
-      sc_conversation_append_many (conversation,
-                                   (ScMessage **) messages->pdata,
+      sc_conversation_append_many (conversation, (ScMessage **) messages->pdata,
                                    messages->len);
       if (skipped > 0)
         g_warning ("history of %s: %u unreadable lines skipped", peers[i],
@@ -589,11 +583,11 @@ sc_chat_new (ScConnection *connection, GError **error)
                            G_CALLBACK (presence_list_cb), self, 0);
   g_signal_connect_object (connection, "presence", G_CALLBACK (presence_cb),
                            self, 0);
-  g_signal_connect_object (connection, "message", G_CALLBACK (message_cb),
-                           self, 0);
+  g_signal_connect_object (connection, "message", G_CALLBACK (message_cb), self,
+                           0);
   g_signal_connect_object (connection, "sent", G_CALLBACK (sent_cb), self, 0);
-  g_signal_connect_object (connection, "send-error",
-                           G_CALLBACK (send_error_cb), self, 0);
+  g_signal_connect_object (connection, "send-error", G_CALLBACK (send_error_cb),
+                           self, 0);
   g_signal_connect_object (connection, "send-failed",
                            G_CALLBACK (send_failed_cb), self, 0);
   g_signal_connect_object (connection, "send-lost", G_CALLBACK (send_lost_cb),
@@ -602,8 +596,8 @@ sc_chat_new (ScConnection *connection, GError **error)
                            G_CALLBACK (identity_changed_cb), self, 0);
   g_signal_connect_object (connection, "undecryptable",
                            G_CALLBACK (undecryptable_cb), self, 0);
-  g_signal_connect_object (connection, "logged-in",
-                           G_CALLBACK (logged_in_cb), self, 0);
+  g_signal_connect_object (connection, "logged-in", G_CALLBACK (logged_in_cb),
+                           self, 0);
   g_signal_connect_object (connection, "notify::state", G_CALLBACK (state_cb),
                            self, 0);
   return g_steal_pointer (&self);
@@ -672,9 +666,9 @@ sc_chat_class_init (ScChatClass *klass)
   signals[SIGNAL_CONVERSATION_CHANGED] = g_signal_new (
       "conversation-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
       NULL, NULL, NULL, G_TYPE_NONE, 1, SC_TYPE_CONVERSATION);
-  signals[SIGNAL_PROBLEM] = g_signal_new (
-      "problem", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
-      NULL, G_TYPE_NONE, 1, G_TYPE_STRING);
+  signals[SIGNAL_PROBLEM] =
+      g_signal_new ("problem", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
+                    NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_STRING);
 }
 
 static void

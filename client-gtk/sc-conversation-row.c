@@ -36,10 +36,9 @@ update (ScConversationRow *self)
 
   adw_avatar_set_text (self->avatar, peer);
   gtk_label_set_text (self->name_label, peer);
-  gtk_label_set_text (self->preview_label,
-                      preview[0] != '\0' ? preview
-                      : online           ? _ ("Online")
-                                         : _ ("No messages yet"));
+  gtk_label_set_text (self->preview_label, preview[0] != '\0' ? preview
+                                           : online           ? _ ("Online")
+                                                    : _ ("No messages yet"));
   if (online)
     {
       gtk_widget_add_css_class (self->presence_dot, "online");
@@ -59,10 +58,10 @@ update (ScConversationRow *self)
   gtk_widget_set_visible (GTK_WIDGET (self->unread_label), unread > 0);
 
   /* One sentence for screen readers instead of scattered pieces. */
-  description = g_strdup_printf (
-      "%s, %s%s%s", peer, online ? _ ("online") : _ ("offline"),
-      verified && !changed ? _ (", verified") : "",
-      changed ? _ (", security key changed") : "");
+  description = g_strdup_printf ("%s, %s%s%s", peer,
+                                 online ? _ ("online") : _ ("offline"),
+                                 verified && !changed ? _ (", verified") : "",
+                                 changed ? _ (", security key changed") : "");
   if (unread > 0)
     {
       g_autofree char *with_unread = g_strdup_printf (
@@ -73,9 +72,8 @@ update (ScConversationRow *self)
       g_free (description);
       description = g_steal_pointer (&with_unread);
     }
-  gtk_accessible_update_property (GTK_ACCESSIBLE (self),
-                                  GTK_ACCESSIBLE_PROPERTY_LABEL, description,
-                                  -1);
+  gtk_accessible_update_property (
+      GTK_ACCESSIBLE (self), GTK_ACCESSIBLE_PROPERTY_LABEL, description, -1);
 }
 
 static void
@@ -87,17 +85,15 @@ conversation_notify_cb (ScConversation *conversation,
 }
 
 void
-sc_conversation_row_bind (ScConversationRow *self,
-                          ScConversation *conversation)
+sc_conversation_row_bind (ScConversationRow *self, ScConversation *conversation)
 {
   g_return_if_fail (SC_IS_CONVERSATION_ROW (self));
   g_return_if_fail (SC_IS_CONVERSATION (conversation));
 
   sc_conversation_row_unbind (self);
   self->conversation = g_object_ref (conversation);
-  self->notify_id
-      = g_signal_connect (conversation, "notify",
-                          G_CALLBACK (conversation_notify_cb), self);
+  self->notify_id = g_signal_connect (
+      conversation, "notify", G_CALLBACK (conversation_notify_cb), self);
   update (self);
 }
 

@@ -10,8 +10,8 @@
 G_BEGIN_DECLS
 
 #define SC_TYPE_CONVERSATION_ROW (sc_conversation_row_get_type ())
-G_DECLARE_FINAL_TYPE (ScConversationRow, sc_conversation_row, SC,
-                      CONVERSATION_ROW, AdwBin)
+G_DECLARE_FINAL_TYPE (
+    ScConversationRow, sc_conversation_row, SC, CONVERSATION_ROW, AdwBin)
 
 GtkWidget *sc_conversation_row_new (void);
 void sc_conversation_row_bind (ScConversationRow *self,

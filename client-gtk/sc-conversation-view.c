@@ -54,8 +54,8 @@ scroll_to_bottom (ScConversationView *self)
 static void
 adjustment_value_cb (GtkAdjustment *adj, ScConversationView *self)
 {
-  double bottom
-      = gtk_adjustment_get_upper (adj) - gtk_adjustment_get_page_size (adj);
+  double bottom =
+      gtk_adjustment_get_upper (adj) - gtk_adjustment_get_page_size (adj);
 
   self->stick_to_bottom = gtk_adjustment_get_value (adj) >= bottom - 8.0;
 }
@@ -101,11 +101,9 @@ update_send_button (ScConversationView *self)
 static void
 update_empty (ScConversationView *self)
 {
-  gboolean empty
-      = self->conversation == NULL ||
-        g_list_model_get_n_items (
-            sc_conversation_get_messages (self->conversation))
-            == 0;
+  gboolean empty = self->conversation == NULL ||
+                   g_list_model_get_n_items (
+                       sc_conversation_get_messages (self->conversation)) == 0;
 
   gtk_widget_set_visible (GTK_WIDGET (self->empty_page), empty);
 }
@@ -169,8 +167,7 @@ sc_conversation_view_send (ScConversationView *self)
   self->stick_to_bottom = TRUE;
   if (!sc_chat_send (self->chat, self->conversation, text, &error))
     g_signal_emit (self, signals[SIGNAL_SEND_FAILED], 0, error->message);
-  gtk_text_buffer_set_text (gtk_text_view_get_buffer (self->text_view), "",
-                            0);
+  gtk_text_buffer_set_text (gtk_text_view_get_buffer (self->text_view), "", 0);
 }
 
 static void
@@ -254,8 +251,7 @@ sc_conversation_view_set_conversation (ScConversationView *self,
   if (conversation == self->conversation)
     return;
   disconnect_conversation (self);
-  gtk_text_buffer_set_text (gtk_text_view_get_buffer (self->text_view), "",
-                            0);
+  gtk_text_buffer_set_text (gtk_text_view_get_buffer (self->text_view), "", 0);
   if (conversation != NULL)
     {
       GListModel *messages = sc_conversation_get_messages (conversation);
@@ -263,12 +259,10 @@ sc_conversation_view_set_conversation (ScConversationView *self,
       self->chat = chat != NULL ? g_object_ref (chat) : NULL;
       self->conversation = g_object_ref (conversation);
       selection = gtk_no_selection_new (g_object_ref (messages));
-      self->items_changed_id
-          = g_signal_connect (messages, "items-changed",
-                              G_CALLBACK (messages_changed_cb), self);
-      self->notify_id
-          = g_signal_connect (conversation, "notify",
-                              G_CALLBACK (conversation_notify_cb), self);
+      self->items_changed_id = g_signal_connect (
+          messages, "items-changed", G_CALLBACK (messages_changed_cb), self);
+      self->notify_id = g_signal_connect (
+          conversation, "notify", G_CALLBACK (conversation_notify_cb), self);
     }
   gtk_list_view_set_model (self->list, GTK_SELECTION_MODEL (selection));
   self->stick_to_bottom = TRUE;
@@ -348,16 +342,14 @@ sc_conversation_view_class_init (ScConversationViewClass *klass)
 
   object_class->dispose = sc_conversation_view_dispose;
   gtk_widget_class_set_template_from_resource (
-      widget_class,
-      "/io/github/securechat/SecureChat/sc-conversation-view.ui");
+      widget_class, "/io/github/securechat/SecureChat/sc-conversation-view.ui");
   gtk_widget_class_bind_template_child (widget_class, ScConversationView,
                                         key_banner);
   gtk_widget_class_bind_template_child (widget_class, ScConversationView,
                                         key_banner_label);
   gtk_widget_class_bind_template_child (widget_class, ScConversationView,
                                         scroller);
-  gtk_widget_class_bind_template_child (widget_class, ScConversationView,
-                                        list);
+  gtk_widget_class_bind_template_child (widget_class, ScConversationView, list);
   gtk_widget_class_bind_template_child (widget_class, ScConversationView,
                                         empty_page);
   gtk_widget_class_bind_template_child (widget_class, ScConversationView,
@@ -367,12 +359,12 @@ sc_conversation_view_class_init (ScConversationViewClass *klass)
   gtk_widget_class_bind_template_callback (widget_class, send_clicked_cb);
   gtk_widget_class_bind_template_callback (widget_class, review_clicked_cb);
 
-  signals[SIGNAL_REVIEW_KEY]
-      = g_signal_new ("review-key", G_TYPE_FROM_CLASS (klass),
-                      G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL, G_TYPE_NONE, 0);
-  signals[SIGNAL_SEND_FAILED] = g_signal_new (
-      "send-failed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL,
-      NULL, NULL, G_TYPE_NONE, 1, G_TYPE_STRING);
+  signals[SIGNAL_REVIEW_KEY] =
+      g_signal_new ("review-key", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                    0, NULL, NULL, NULL, G_TYPE_NONE, 0);
+  signals[SIGNAL_SEND_FAILED] =
+      g_signal_new ("send-failed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                    0, NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_STRING);
 }
 
 static void
@@ -404,7 +396,7 @@ sc_conversation_view_init (ScConversationView *self)
                     self);
   g_signal_connect (adj, "notify::upper", G_CALLBACK (adjustment_bounds_cb),
                     self);
-  g_signal_connect (adj, "notify::page-size",
-                    G_CALLBACK (adjustment_bounds_cb), self);
+  g_signal_connect (adj, "notify::page-size", G_CALLBACK (adjustment_bounds_cb),
+                    self);
   self->stick_to_bottom = TRUE;
 }

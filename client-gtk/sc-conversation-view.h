@@ -12,15 +12,16 @@
 G_BEGIN_DECLS
 
 #define SC_TYPE_CONVERSATION_VIEW (sc_conversation_view_get_type ())
-G_DECLARE_FINAL_TYPE (ScConversationView, sc_conversation_view, SC,
-                      CONVERSATION_VIEW, AdwBin)
+G_DECLARE_FINAL_TYPE (
+    ScConversationView, sc_conversation_view, SC, CONVERSATION_VIEW, AdwBin)
 
 GtkWidget *sc_conversation_view_new (void);
 /* Shows conversation of chat (NULL for none). */
 void sc_conversation_view_set_conversation (ScConversationView *self,
                                             ScChat *chat,
                                             ScConversation *conversation);
-ScConversation *sc_conversation_view_get_conversation (ScConversationView *self);
+ScConversation *
+sc_conversation_view_get_conversation (ScConversationView *self);
 /* Focuses the composer. */
 void sc_conversation_view_focus_composer (ScConversationView *self);
 

@@ -245,21 +245,19 @@ sc_login_page_class_init (ScLoginPageClass *klass)
                                         password_row);
   gtk_widget_class_bind_template_child (widget_class, ScLoginPage,
                                         remember_switch);
-  gtk_widget_class_bind_template_child (widget_class, ScLoginPage,
-                                        error_label);
+  gtk_widget_class_bind_template_child (widget_class, ScLoginPage, error_label);
   gtk_widget_class_bind_template_child (widget_class, ScLoginPage,
                                         login_button);
   gtk_widget_class_bind_template_child (widget_class, ScLoginPage, spinner);
   gtk_widget_class_bind_template_callback (widget_class, field_changed_cb);
   gtk_widget_class_bind_template_callback (widget_class, server_activated_cb);
   gtk_widget_class_bind_template_callback (widget_class, user_activated_cb);
-  gtk_widget_class_bind_template_callback (widget_class,
-                                           password_activated_cb);
+  gtk_widget_class_bind_template_callback (widget_class, password_activated_cb);
   gtk_widget_class_bind_template_callback (widget_class, login_clicked_cb);
 
-  signals[SIGNAL_SUBMIT]
-      = g_signal_new ("submit", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
-                      0, NULL, NULL, NULL, G_TYPE_NONE, 0);
+  signals[SIGNAL_SUBMIT] =
+      g_signal_new ("submit", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
+                    NULL, NULL, NULL, G_TYPE_NONE, 0);
 }
 
 static void

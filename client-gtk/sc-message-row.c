@@ -24,8 +24,7 @@ G_DEFINE_FINAL_TYPE (ScMessageRow, sc_message_row, ADW_TYPE_BIN)
 char *
 sc_message_row_format_time (gint64 ts_ms, gint64 now_ms)
 {
-  g_autoptr (GDateTime) when
-      = g_date_time_new_from_unix_local (ts_ms / 1000);
+  g_autoptr (GDateTime) when = g_date_time_new_from_unix_local (ts_ms / 1000);
   g_autoptr (GDateTime) now = g_date_time_new_from_unix_local (now_ms / 1000);
   gint64 days;
 
@@ -76,8 +75,7 @@ show_delivery (ScMessageRow *self)
       break;
     case SC_DELIVERY_OFFLINE:
       icon = "dialog-warning-symbolic";
-      status = g_strdup (
-          _ ("Not delivered: the recipient was not online"));
+      status = g_strdup (_ ("Not delivered: the recipient was not online"));
       problem = TRUE;
       break;
     case SC_DELIVERY_FAILED:
@@ -106,8 +104,8 @@ show_time (ScMessageRow *self)
       sc_message_get_timestamp (self->message), g_get_real_time () / 1000);
   g_autoptr (GDateTime) dt = g_date_time_new_from_unix_local (
       sc_message_get_timestamp (self->message) / 1000);
-  g_autofree char *full
-      = dt != NULL ? g_date_time_format (dt, "%c") : g_strdup ("");
+  g_autofree char *full =
+      dt != NULL ? g_date_time_format (dt, "%c") : g_strdup ("");
 
   gtk_label_set_text (self->time_label, when);
   gtk_widget_set_tooltip_text (GTK_WIDGET (self->time_label), full);
@@ -141,7 +139,7 @@ sc_message_row_bind (ScMessageRow *self, ScMessage *message)
   set_class (bubble, "incoming", kind == SC_MESSAGE_INCOMING);
   set_class (bubble, "outgoing", kind == SC_MESSAGE_OUTGOING);
   set_class (bubble, "notice", kind == SC_MESSAGE_NOTICE);
-  gtk_widget_set_halign (bubble, kind == SC_MESSAGE_OUTGOING  ? GTK_ALIGN_END
+  gtk_widget_set_halign (bubble, kind == SC_MESSAGE_OUTGOING ? GTK_ALIGN_END
                                  : kind == SC_MESSAGE_NOTICE ? GTK_ALIGN_CENTER
                                                              : GTK_ALIGN_START);
   gtk_label_set_justify (self->text_label, kind == SC_MESSAGE_NOTICE
@@ -150,16 +148,15 @@ sc_message_row_bind (ScMessageRow *self, ScMessage *message)
   gtk_label_set_xalign (self->text_label,
                         kind == SC_MESSAGE_NOTICE ? 0.5f : 0.0f);
 
-  gtk_label_set_text (self->sender_label,
-                      kind == SC_MESSAGE_INCOMING
-                          ? sc_message_get_sender (message)
-                          : "");
+  gtk_label_set_text (self->sender_label, kind == SC_MESSAGE_INCOMING
+                                              ? sc_message_get_sender (message)
+                                              : "");
   gtk_widget_set_visible (GTK_WIDGET (self->sender_label),
                           kind == SC_MESSAGE_INCOMING);
   gtk_label_set_text (self->text_label, sc_message_get_text (message));
-  gtk_widget_set_halign (GTK_WIDGET (self->meta_box),
-                         kind == SC_MESSAGE_NOTICE ? GTK_ALIGN_CENTER
-                                                   : GTK_ALIGN_END);
+  gtk_widget_set_halign (GTK_WIDGET (self->meta_box), kind == SC_MESSAGE_NOTICE
+                                                          ? GTK_ALIGN_CENTER
+                                                          : GTK_ALIGN_END);
   show_time (self);
   show_delivery (self);
   self->notify_id = g_signal_connect (message, "notify",
@@ -214,11 +211,9 @@ sc_message_row_class_init (ScMessageRowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, ScMessageRow, bubble);
   gtk_widget_class_bind_template_child (widget_class, ScMessageRow,
                                         sender_label);
-  gtk_widget_class_bind_template_child (widget_class, ScMessageRow,
-                                        text_label);
+  gtk_widget_class_bind_template_child (widget_class, ScMessageRow, text_label);
   gtk_widget_class_bind_template_child (widget_class, ScMessageRow, meta_box);
-  gtk_widget_class_bind_template_child (widget_class, ScMessageRow,
-                                        time_label);
+  gtk_widget_class_bind_template_child (widget_class, ScMessageRow, time_label);
   gtk_widget_class_bind_template_child (widget_class, ScMessageRow,
                                         status_icon);
   gtk_widget_class_bind_template_child (widget_class, ScMessageRow,

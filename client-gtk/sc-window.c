@@ -108,15 +108,14 @@ update_status (ScWindow *self)
                                 sc_connection_get_server (self->connection));
       break;
     case SC_CONNECTION_CONNECTING:
-      status = g_strdup (self->was_online ? _ ("Reconnecting…")
-                                          : _ ("Connecting…"));
+      status =
+          g_strdup (self->was_online ? _ ("Reconnecting…") : _ ("Connecting…"));
       if (self->was_online)
         banner = g_strdup (_ ("Connection lost. Reconnecting…"));
       break;
     case SC_CONNECTION_WAITING:
       {
-        guint s
-            = seconds_until (sc_connection_get_retry_at (self->connection));
+        guint s = seconds_until (sc_connection_get_retry_at (self->connection));
 
         status = g_strdup_printf (
             g_dngettext (GETTEXT_PACKAGE, "Offline · retrying in %u second",
@@ -226,7 +225,8 @@ select_current (ScWindow *self)
           return;
         }
     }
-  gtk_single_selection_set_selected (self->selection, GTK_INVALID_LIST_POSITION);
+  gtk_single_selection_set_selected (self->selection,
+                                     GTK_INVALID_LIST_POSITION);
 }
 
 static void
@@ -304,9 +304,8 @@ show_conversation (ScWindow *self, ScConversation *conversation)
   if (conversation != NULL)
     {
       self->current = g_object_ref (conversation);
-      self->current_notify_id
-          = g_signal_connect (conversation, "notify",
-                              G_CALLBACK (current_notify_cb), self);
+      self->current_notify_id = g_signal_connect (
+          conversation, "notify", G_CALLBACK (current_notify_cb), self);
       sc_chat_mark_read (self->chat, conversation);
       sc_chat_refresh_trust (self->chat, conversation);
       if (g_application_get_default () != NULL)
@@ -316,9 +315,8 @@ show_conversation (ScWindow *self, ScConversation *conversation)
     }
   sc_conversation_view_set_conversation (self->conversation_view, self->chat,
                                          conversation);
-  gtk_stack_set_visible_child_name (self->content_stack,
-                                    conversation != NULL ? "conversation"
-                                                         : "none");
+  gtk_stack_set_visible_child_name (
+      self->content_stack, conversation != NULL ? "conversation" : "none");
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.safety-number",
                                  conversation != NULL);
   update_conversation_title (self);
@@ -337,8 +335,8 @@ show_conversation (ScWindow *self, ScConversation *conversation)
 static void
 sidebar_activate_cb (ScWindow *self, guint position)
 {
-  g_autoptr (ScConversation) c
-      = g_list_model_get_item (G_LIST_MODEL (self->sorted), position);
+  g_autoptr (ScConversation) c =
+      g_list_model_get_item (G_LIST_MODEL (self->sorted), position);
 
   if (c != NULL)
     show_conversation (self, c);
@@ -453,14 +451,14 @@ show_safety_dialog (ScWindow *self)
       toast (self, error->message);
       return;
     }
-  dialog = sc_safety_dialog_new (
-      GTK_WINDOW (self), sc_connection_get_user (self->connection), peer,
-      number, trust.verified, trust.changed);
+  dialog = sc_safety_dialog_new (GTK_WINDOW (self),
+                                 sc_connection_get_user (self->connection),
+                                 peer, number, trust.verified, trust.changed);
   g_object_set_data_full (G_OBJECT (dialog), "peer", g_strdup (peer), g_free);
   g_signal_connect_object (dialog, "verify-changed",
                            G_CALLBACK (safety_verify_cb), self, 0);
-  g_signal_connect_object (dialog, "accept-key",
-                           G_CALLBACK (safety_accept_cb), self, 0);
+  g_signal_connect_object (dialog, "accept-key", G_CALLBACK (safety_accept_cb),
+                           self, 0);
   set_dialog (self, GTK_WINDOW (dialog));
   gtk_window_present (GTK_WINDOW (dialog));
 }
@@ -709,8 +707,8 @@ login_submit_cb (ScWindow *self)
 
   g_signal_connect_object (self->connection, "logged-in",
                            G_CALLBACK (logged_in_cb), self, 0);
-  g_signal_connect_object (self->connection, "stopped",
-                           G_CALLBACK (stopped_cb), self, 0);
+  g_signal_connect_object (self->connection, "stopped", G_CALLBACK (stopped_cb),
+                           self, 0);
   g_signal_connect_object (self->connection, "server-key-unknown",
                            G_CALLBACK (server_key_unknown_cb), self, 0);
   g_signal_connect_object (self->connection, "server-key-changed",
@@ -725,8 +723,8 @@ login_submit_cb (ScWindow *self)
                            G_CALLBACK (state_notify_cb), self, 0);
   g_signal_connect_object (self->connection, "notify::retry-at",
                            G_CALLBACK (state_notify_cb), self, 0);
-  g_signal_connect_object (self->chat, "problem",
-                           G_CALLBACK (chat_problem_cb), self, 0);
+  g_signal_connect_object (self->chat, "problem", G_CALLBACK (chat_problem_cb),
+                           self, 0);
   g_signal_connect_object (self->chat, "incoming", G_CALLBACK (incoming_cb),
                            self, 0);
   g_signal_connect_object (self->chat, "conversation-changed",
@@ -855,12 +853,12 @@ sc_window_new (GtkApplication *app, GSettings *settings)
 
   remember = g_settings_get_boolean (settings, "remember-login");
   server = g_settings_get_string (settings, "last-server");
-  user = remember ? g_settings_get_string (settings, "last-user")
-                  : g_strdup ("");
+  user =
+      remember ? g_settings_get_string (settings, "last-user") : g_strdup ("");
   if (!remember || server[0] == '\0')
     {
-      g_autoptr (GVariant) def
-          = g_settings_get_default_value (settings, "last-server");
+      g_autoptr (GVariant) def =
+          g_settings_get_default_value (settings, "last-server");
 
       g_free (server);
       server = g_variant_dup_string (def, NULL);
@@ -980,21 +978,17 @@ sc_window_class_init (ScWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, ScWindow, stack);
   gtk_widget_class_bind_template_child (widget_class, ScWindow, login_page);
   gtk_widget_class_bind_template_child (widget_class, ScWindow, leaflet);
-  gtk_widget_class_bind_template_child (widget_class, ScWindow,
-                                        account_title);
+  gtk_widget_class_bind_template_child (widget_class, ScWindow, account_title);
   gtk_widget_class_bind_template_child (widget_class, ScWindow,
                                         reconnect_revealer);
   gtk_widget_class_bind_template_child (widget_class, ScWindow,
                                         reconnect_label);
-  gtk_widget_class_bind_template_child (widget_class, ScWindow,
-                                        sidebar_stack);
+  gtk_widget_class_bind_template_child (widget_class, ScWindow, sidebar_stack);
   gtk_widget_class_bind_template_child (widget_class, ScWindow, sidebar_list);
   gtk_widget_class_bind_template_child (widget_class, ScWindow,
                                         conversation_title);
-  gtk_widget_class_bind_template_child (widget_class, ScWindow,
-                                        safety_button);
-  gtk_widget_class_bind_template_child (widget_class, ScWindow,
-                                        content_stack);
+  gtk_widget_class_bind_template_child (widget_class, ScWindow, safety_button);
+  gtk_widget_class_bind_template_child (widget_class, ScWindow, content_stack);
   gtk_widget_class_bind_template_child (widget_class, ScWindow,
                                         conversation_view);
   gtk_widget_class_bind_template_callback (widget_class, login_submit_cb);
@@ -1013,9 +1007,8 @@ sc_window_class_init (ScWindowClass *klass)
                                    log_out_action);
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_n,
                                        GDK_CONTROL_MASK, "win.new-chat", NULL);
-  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_i,
-                                       GDK_CONTROL_MASK, "win.safety-number",
-                                       NULL);
+  gtk_widget_class_add_binding_action (
+      widget_class, GDK_KEY_i, GDK_CONTROL_MASK, "win.safety-number", NULL);
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_F5, 0,
                                        "win.retry-now", NULL);
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_w,
@@ -1029,23 +1022,22 @@ sc_window_init (ScWindow *self)
 
   gtk_widget_init_template (GTK_WIDGET (self));
 
-  self->filter = GTK_FILTER (
-      gtk_custom_filter_new (sidebar_filter_cb, self, NULL));
-  self->sorter = GTK_SORTER (
-      gtk_custom_sorter_new (sidebar_sort_cb, self, NULL));
+  self->filter =
+      GTK_FILTER (gtk_custom_filter_new (sidebar_filter_cb, self, NULL));
+  self->sorter =
+      GTK_SORTER (gtk_custom_sorter_new (sidebar_sort_cb, self, NULL));
   self->filtered = gtk_filter_list_model_new (NULL, self->filter);
   self->sorted = gtk_sort_list_model_new (
       G_LIST_MODEL (g_object_ref (self->filtered)), self->sorter);
-  self->selection = gtk_single_selection_new (
-      G_LIST_MODEL (g_object_ref (self->sorted)));
+  self->selection =
+      gtk_single_selection_new (G_LIST_MODEL (g_object_ref (self->sorted)));
   gtk_single_selection_set_autoselect (self->selection, FALSE);
   gtk_single_selection_set_can_unselect (self->selection, TRUE);
   g_signal_connect (self->sorted, "items-changed",
                     G_CALLBACK (sidebar_items_changed_cb), self);
 
   factory = gtk_signal_list_item_factory_new ();
-  g_signal_connect (factory, "setup", G_CALLBACK (setup_sidebar_row_cb),
-                    NULL);
+  g_signal_connect (factory, "setup", G_CALLBACK (setup_sidebar_row_cb), NULL);
   g_signal_connect (factory, "bind", G_CALLBACK (bind_sidebar_row_cb), NULL);
   g_signal_connect (factory, "unbind", G_CALLBACK (unbind_sidebar_row_cb),
                     NULL);
@@ -1056,8 +1048,7 @@ sc_window_init (ScWindow *self)
 
   g_signal_connect (self, "notify::is-active", G_CALLBACK (active_notify_cb),
                     NULL);
-  gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.safety-number",
-                                 FALSE);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.safety-number", FALSE);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.retry-now", FALSE);
   update_conversation_title (self);
   update_sidebar_page (self);

@@ -49,8 +49,7 @@ run (guint n)
   g_autoptr (GPtrArray) v = g_ptr_array_new_with_free_func (g_object_unref);
   g_autoptr (GArray) times = g_array_new (FALSE, FALSE, sizeof (double));
   GtkWidget *window = gtk_window_new ();
-  ScConversationView *view
-      = SC_CONVERSATION_VIEW (sc_conversation_view_new ());
+  ScConversationView *view = SC_CONVERSATION_VIEW (sc_conversation_view_new ());
   GdkFrameClock *clock;
   GtkAdjustment *adj;
   Frame f = { 0 };
@@ -66,13 +65,12 @@ run (guint n)
                        "window of ordinary width"
                      : "");
 
-      g_ptr_array_add (v, sc_message_new (i + 1,
-                                          i % 2 ? SC_MESSAGE_INCOMING
-                                                : SC_MESSAGE_OUTGOING,
-                                          i % 2 ? "bob" : "alice", text,
-                                          1700000000000 + (gint64) i * 1000,
-                                          i % 2 ? SC_DELIVERY_NONE
-                                                : SC_DELIVERY_SENT));
+      g_ptr_array_add (
+          v, sc_message_new (i + 1,
+                             i % 2 ? SC_MESSAGE_INCOMING : SC_MESSAGE_OUTGOING,
+                             i % 2 ? "bob" : "alice", text,
+                             1700000000000 + (gint64) i * 1000,
+                             i % 2 ? SC_DELIVERY_NONE : SC_DELIVERY_SENT));
     }
   sc_conversation_append_many (c, (ScMessage **) v->pdata, v->len);
 

@@ -33,8 +33,8 @@ collect_texts (GtkWidget *w, GPtrArray *texts)
   if (SC_IS_MESSAGE_ROW (w))
     {
       if (gtk_widget_get_visible (w))
-        g_ptr_array_add (texts,
-                         g_strdup (sc_message_row_get_text (SC_MESSAGE_ROW (w))));
+        g_ptr_array_add (
+            texts, g_strdup (sc_message_row_get_text (SC_MESSAGE_ROW (w))));
       return;
     }
   for (GtkWidget *c = gtk_widget_get_first_child (w); c != NULL;
@@ -67,11 +67,10 @@ long_conversation (guint n)
       gboolean mine = i % 3 == 0;
 
       g_ptr_array_add (
-          v, sc_message_new (i + 1,
-                             mine ? SC_MESSAGE_OUTGOING : SC_MESSAGE_INCOMING,
-                             mine ? "alice" : "bob", text,
-                             t0 + (gint64) i * 60000,
-                             mine ? SC_DELIVERY_SENT : SC_DELIVERY_NONE));
+          v, sc_message_new (
+                 i + 1, mine ? SC_MESSAGE_OUTGOING : SC_MESSAGE_INCOMING,
+                 mine ? "alice" : "bob", text, t0 + (gint64) i * 60000,
+                 mine ? SC_DELIVERY_SENT : SC_DELIVERY_NONE));
     }
   sc_conversation_append_many (c, (ScMessage **) v->pdata, v->len);
   return c;
@@ -103,13 +102,12 @@ test_long_conversation_is_lazy (void)
   sc_test_wait_for_draw (GTK_WIDGET (w));
   adj = sc_conversation_view_get_vadjustment (view);
   /* It opens at the newest message. */
+  g_assert_true (SC_TEST_WAIT (gtk_adjustment_get_value (adj) +
+                                       gtk_adjustment_get_page_size (adj) >=
+                                   gtk_adjustment_get_upper (adj) - 1.0,
+                               10000));
   g_assert_true (SC_TEST_WAIT (
-      gtk_adjustment_get_value (adj) + gtk_adjustment_get_page_size (adj)
-          >= gtk_adjustment_get_upper (adj) - 1.0,
-      10000));
-  g_assert_true (SC_TEST_WAIT (
-      texts_contain (GTK_WIDGET (sc_conversation_view_get_list (view)),
-                     newest),
+      texts_contain (GTK_WIDGET (sc_conversation_view_get_list (view)), newest),
       10000));
   /* Only what is on screen (plus GtkListView's margin) was built. */
   count_rows (GTK_WIDGET (sc_conversation_view_get_list (view)), &rows, NULL);
@@ -122,9 +120,8 @@ test_long_conversation_is_lazy (void)
   rows = 0;
   count_rows (GTK_WIDGET (sc_conversation_view_get_list (view)), &rows, NULL);
   g_assert_cmpuint (rows, <, 300);
-  g_assert_false (
-      texts_contain (GTK_WIDGET (sc_conversation_view_get_list (view)),
-                     newest));
+  g_assert_false (texts_contain (
+      GTK_WIDGET (sc_conversation_view_get_list (view)), newest));
   gtk_window_destroy (w);
 }
 
@@ -168,9 +165,9 @@ test_bubbles (void)
   v[2] = sc_message_new (3, SC_MESSAGE_OUTGOING, "alice",
                          "Bring the slides please", now - 400000,
                          SC_DELIVERY_OFFLINE);
-  v[3] = sc_message_new (4, SC_MESSAGE_NOTICE, NULL,
-                         "bob’s security key changed.", now - 300000,
-                         SC_DELIVERY_NONE);
+  v[3] =
+      sc_message_new (4, SC_MESSAGE_NOTICE, NULL, "bob’s security key changed.",
+                      now - 300000, SC_DELIVERY_NONE);
   v[4] = sc_message_new (5, SC_MESSAGE_OUTGOING, "alice", "See you!", now,
                          SC_DELIVERY_SENDING);
   sc_conversation_append_many (c, v, 5);
@@ -195,8 +192,8 @@ test_format_time (void)
 {
   gint64 now = 1764763200000; /* 2025-12-03 12:00 UTC */
   g_autofree char *today = sc_message_row_format_time (now - 60000, now);
-  g_autofree char *old
-      = sc_message_row_format_time (now - 400LL * 86400000, now);
+  g_autofree char *old =
+      sc_message_row_format_time (now - 400LL * 86400000, now);
 
   /* "HH:MM" today; the year for older messages. */
   g_assert_cmpuint (strlen (today), ==, 5);

@@ -34,31 +34,31 @@ static struct
 /* A stand-in for the desktop's notification server on the test's own
  * session bus: it records what the application shows and can "click" a
  * notification, as GNOME Shell would. */
-static const char notifications_xml[]
-    = "<node>"
-      "  <interface name='org.freedesktop.Notifications'>"
-      "    <method name='Notify'>"
-      "      <arg type='s' direction='in'/><arg type='u' direction='in'/>"
-      "      <arg type='s' direction='in'/><arg type='s' direction='in'/>"
-      "      <arg type='s' direction='in'/><arg type='as' direction='in'/>"
-      "      <arg type='a{sv}' direction='in'/><arg type='i' direction='in'/>"
-      "      <arg type='u' direction='out'/>"
-      "    </method>"
-      "    <method name='CloseNotification'>"
-      "      <arg type='u' direction='in'/>"
-      "    </method>"
-      "    <method name='GetCapabilities'>"
-      "      <arg type='as' direction='out'/>"
-      "    </method>"
-      "    <method name='GetServerInformation'>"
-      "      <arg type='s' direction='out'/><arg type='s' direction='out'/>"
-      "      <arg type='s' direction='out'/><arg type='s' direction='out'/>"
-      "    </method>"
-      "    <signal name='ActionInvoked'>"
-      "      <arg type='u'/><arg type='s'/>"
-      "    </signal>"
-      "  </interface>"
-      "</node>";
+static const char notifications_xml[] =
+    "<node>"
+    "  <interface name='org.freedesktop.Notifications'>"
+    "    <method name='Notify'>"
+    "      <arg type='s' direction='in'/><arg type='u' direction='in'/>"
+    "      <arg type='s' direction='in'/><arg type='s' direction='in'/>"
+    "      <arg type='s' direction='in'/><arg type='as' direction='in'/>"
+    "      <arg type='a{sv}' direction='in'/><arg type='i' direction='in'/>"
+    "      <arg type='u' direction='out'/>"
+    "    </method>"
+    "    <method name='CloseNotification'>"
+    "      <arg type='u' direction='in'/>"
+    "    </method>"
+    "    <method name='GetCapabilities'>"
+    "      <arg type='as' direction='out'/>"
+    "    </method>"
+    "    <method name='GetServerInformation'>"
+    "      <arg type='s' direction='out'/><arg type='s' direction='out'/>"
+    "      <arg type='s' direction='out'/><arg type='s' direction='out'/>"
+    "    </method>"
+    "    <signal name='ActionInvoked'>"
+    "      <arg type='u'/><arg type='s'/>"
+    "    </signal>"
+    "  </interface>"
+    "</node>";
 
 static struct
 {
@@ -103,8 +103,8 @@ notifications_method_cb (GDBusConnection *bus,
     {
       const char *caps[] = { "body", "actions", NULL };
 
-      g_dbus_method_invocation_return_value (
-          invocation, g_variant_new ("(^as)", caps));
+      g_dbus_method_invocation_return_value (invocation,
+                                             g_variant_new ("(^as)", caps));
     }
   else if (g_str_equal (method, "GetServerInformation"))
     g_dbus_method_invocation_return_value (
@@ -122,8 +122,8 @@ name_acquired_cb (GDBusConnection *bus, const char *name, gpointer data)
 static void
 start_notification_server (void)
 {
-  static const GDBusInterfaceVTable vtable
-      = { .method_call = notifications_method_cb };
+  static const GDBusInterfaceVTable vtable = { .method_call =
+                                                   notifications_method_cb };
   g_autoptr (GDBusNodeInfo) info = NULL;
   g_autoptr (GError) error = NULL;
 
@@ -138,13 +138,12 @@ start_notification_server (void)
       NULL, NULL, &error);
   g_assert_no_error (error);
   g_dbus_connection_register_object (
-      notifications.bus, "/org/freedesktop/Notifications",
-      info->interfaces[0], &vtable, NULL, NULL, &error);
+      notifications.bus, "/org/freedesktop/Notifications", info->interfaces[0],
+      &vtable, NULL, NULL, &error);
   g_assert_no_error (error);
-  g_bus_own_name_on_connection (notifications.bus,
-                                "org.freedesktop.Notifications",
-                                G_BUS_NAME_OWNER_FLAGS_NONE, name_acquired_cb,
-                                NULL, NULL, NULL);
+  g_bus_own_name_on_connection (
+      notifications.bus, "org.freedesktop.Notifications",
+      G_BUS_NAME_OWNER_FLAGS_NONE, name_acquired_cb, NULL, NULL, NULL);
   g_assert_true (SC_TEST_WAIT (notifications.owned, 10000));
 }
 
@@ -245,9 +244,8 @@ n_messages (const char *peer)
 {
   ScConversation *c = conversation (peer);
 
-  return c != NULL
-             ? g_list_model_get_n_items (sc_conversation_get_messages (c))
-             : 0;
+  return c != NULL ? g_list_model_get_n_items (sc_conversation_get_messages (c))
+                   : 0;
 }
 
 /* The newest message with peer (a new reference), or NULL. */
@@ -301,9 +299,9 @@ test_login_page (void)
   new_window ();
   g_assert_cmpstr (sc_window_get_page (f.window), ==, "login");
   /* The embedded default is offered. */
-  g_assert_cmpstr (gtk_editable_get_text (
-                       sc_login_page_get_server_row (login_page ())),
-                   ==, "127.0.0.1:12345");
+  g_assert_cmpstr (
+      gtk_editable_get_text (sc_login_page_get_server_row (login_page ())), ==,
+      "127.0.0.1:12345");
   g_assert_false (gtk_widget_is_sensitive (
       GTK_WIDGET (sc_login_page_get_login_button (login_page ()))));
   sc_test_screenshot_light_dark (GTK_WIDGET (f.window), "01-login");
@@ -329,8 +327,8 @@ test_first_contact_and_wrong_password (void)
   g_assert_nonnull (find_widget (GTK_WIDGET (dialog), GTK_TYPE_LABEL));
   {
     g_autofree char *body = NULL;
-    GtkWidget *extra = adw_message_dialog_get_extra_child (
-        ADW_MESSAGE_DIALOG (dialog));
+    GtkWidget *extra =
+        adw_message_dialog_get_extra_child (ADW_MESSAGE_DIALOG (dialog));
     GString *all = g_string_new (
         adw_message_dialog_get_body (ADW_MESSAGE_DIALOG (dialog)));
 
@@ -343,8 +341,7 @@ test_first_contact_and_wrong_password (void)
         break;
       }
     body = g_string_free (all, FALSE);
-    g_assert_nonnull (
-        strstr (body, sc_test_server_get_fingerprint (f.server)));
+    g_assert_nonnull (strstr (body, sc_test_server_get_fingerprint (f.server)));
   }
   /* Nothing was tried yet: the password has not left. */
   log = sc_test_server_read_log (f.server);
@@ -360,14 +357,13 @@ test_first_contact_and_wrong_password (void)
   g_assert_nonnull (strstr (sc_login_page_get_error (login_page ()),
                             "user name or password"));
   /* The password field was emptied; the key is pinned now. */
-  g_assert_cmpstr (gtk_editable_get_text (
-                       sc_login_page_get_password_row (login_page ())),
-                   ==, "");
-  known_path = g_build_filename (f.home, "config", "securechat",
-                                 "known_servers", NULL);
+  g_assert_cmpstr (
+      gtk_editable_get_text (sc_login_page_get_password_row (login_page ())),
+      ==, "");
+  known_path =
+      g_build_filename (f.home, "config", "securechat", "known_servers", NULL);
   g_assert_true (g_file_get_contents (known_path, &known, NULL, NULL));
-  g_assert_nonnull (
-      strstr (known, sc_test_server_get_fingerprint (f.server)));
+  g_assert_nonnull (strstr (known, sc_test_server_get_fingerprint (f.server)));
   sc_test_screenshot_light_dark (GTK_WIDGET (f.window), "03-login-error");
 }
 
@@ -384,9 +380,9 @@ test_login (void)
   g_assert_nonnull (strstr (status, "Online"));
   g_assert_nonnull (strstr (status, sc_test_server_get_address (f.server)));
   /* The password is gone from the form once logged in. */
-  g_assert_cmpstr (gtk_editable_get_text (
-                       sc_login_page_get_password_row (login_page ())),
-                   ==, "");
+  g_assert_cmpstr (
+      gtk_editable_get_text (sc_login_page_get_password_row (login_page ())),
+      ==, "");
   sc_test_screenshot_light_dark (GTK_WIDGET (f.window), "04-logged-in");
 }
 
@@ -395,10 +391,9 @@ test_login (void)
 static void
 test_chat_with_cli (void)
 {
-  const char *recv_args[] = { "recv", "--count", "1", "--timeout", "60",
-                              NULL };
-  const char *send_args[]
-      = { "send", "alice", "Hi alice! Bob here, on the terminal.", NULL };
+  const char *recv_args[] = { "recv", "--count", "1", "--timeout", "60", NULL };
+  const char *send_args[] = { "send", "alice",
+                              "Hi alice! Bob here, on the terminal.", NULL };
   g_autoptr (ScTestCli) bob = NULL;
   g_autoptr (GError) error = NULL;
   g_autoptr (ScMessage) mine = NULL;
@@ -427,9 +422,9 @@ test_chat_with_cli (void)
                    ==, "bob");
   respond (dialog, "start");
   view = sc_window_get_conversation_view (f.window);
-  g_assert_true (SC_TEST_WAIT (
-      sc_conversation_view_get_conversation (view) == conversation ("bob"),
-      WAIT_MS));
+  g_assert_true (SC_TEST_WAIT (sc_conversation_view_get_conversation (view) ==
+                                   conversation ("bob"),
+                               WAIT_MS));
 
   /* Type and press Enter. */
   sc_conversation_view_set_draft (view, "Hello bob, this is alice\n");
@@ -437,11 +432,9 @@ test_chat_with_cli (void)
   g_assert_cmpuint (n_messages ("bob"), ==, 1);
   mine = last_message ("bob");
   g_assert_cmpint (sc_message_get_kind (mine), ==, SC_MESSAGE_OUTGOING);
-  g_assert_cmpstr (sc_message_get_text (mine), ==,
-                   "Hello bob, this is alice");
-  g_assert_true (SC_TEST_WAIT (sc_message_get_delivery (mine)
-                                   == SC_DELIVERY_SENT,
-                               WAIT_MS));
+  g_assert_cmpstr (sc_message_get_text (mine), ==, "Hello bob, this is alice");
+  g_assert_true (SC_TEST_WAIT (
+      sc_message_get_delivery (mine) == SC_DELIVERY_SENT, WAIT_MS));
   g_assert_true (sc_test_cli_wait (bob, WAIT_MS, &error));
   g_assert_no_error (error);
   g_assert_cmpint (sc_test_cli_get_status (bob), ==, 0);
@@ -451,8 +444,8 @@ test_chat_with_cli (void)
   g_assert_cmpstr (draft, ==, "");
 
   /* bob answers from the terminal. */
-  rc = sc_test_cli_run (f.server, "bob", send_args, WAIT_MS, NULL, NULL,
-                        &error);
+  rc =
+      sc_test_cli_run (f.server, "bob", send_args, WAIT_MS, NULL, NULL, &error);
   g_assert_no_error (error);
   g_assert_cmpint (rc, ==, 0);
   g_assert_true (SC_TEST_WAIT (n_messages ("bob") == 2, WAIT_MS));
@@ -481,15 +474,15 @@ test_notification (void)
 
   g_assert_false (gtk_window_is_active (GTK_WINDOW (f.window)));
   /* Somewhere else first, so that the click has something to do. */
-  g_assert_nonnull (sc_chat_ensure (sc_window_get_chat (f.window), "carol",
-                                    &error));
+  g_assert_nonnull (
+      sc_chat_ensure (sc_window_get_chat (f.window), "carol", &error));
   sc_window_open_conversation (f.window, "carol");
   g_assert_true (sc_conversation_view_get_conversation (
-                     sc_window_get_conversation_view (f.window))
-                 == conversation ("carol"));
+                     sc_window_get_conversation_view (f.window)) ==
+                 conversation ("carol"));
 
-  rc = sc_test_cli_run (f.server, "bob", send_args, WAIT_MS, NULL, NULL,
-                        &error);
+  rc =
+      sc_test_cli_run (f.server, "bob", send_args, WAIT_MS, NULL, NULL, &error);
   g_assert_no_error (error);
   g_assert_cmpint (rc, ==, 0);
   g_assert_true (SC_TEST_WAIT (notifications.n_shown > before, WAIT_MS));
@@ -501,8 +494,7 @@ test_notification (void)
   click_notification ();
   g_assert_true (SC_TEST_WAIT (
       sc_conversation_view_get_conversation (
-          sc_window_get_conversation_view (f.window))
-          == conversation ("bob"),
+          sc_window_get_conversation_view (f.window)) == conversation ("bob"),
       WAIT_MS));
   g_assert_cmpuint (sc_conversation_get_unread (conversation ("bob")), ==, 0);
 }
@@ -553,12 +545,11 @@ test_reconnect (void)
 
   g_assert_true (sc_test_server_stop (f.server, &error));
   g_assert_no_error (error);
-  g_assert_true (
-      SC_TEST_WAIT (sc_window_get_banner_text (f.window) != NULL &&
-                        sc_connection_get_state (sc_window_get_connection (
-                            f.window))
-                            == SC_CONNECTION_WAITING,
-                    WAIT_MS));
+  g_assert_true (SC_TEST_WAIT (
+      sc_window_get_banner_text (f.window) != NULL &&
+          sc_connection_get_state (sc_window_get_connection (f.window)) ==
+              SC_CONNECTION_WAITING,
+      WAIT_MS));
   banner = sc_window_get_banner_text (f.window);
   g_assert_nonnull (strstr (banner, "Reconnecting in"));
   g_assert_nonnull (strstr (sc_window_get_status_text (f.window), "Offline"));
@@ -569,8 +560,8 @@ test_reconnect (void)
   g_assert_true (sc_test_server_start (f.server, &error));
   g_assert_no_error (error);
   g_assert_true (SC_TEST_WAIT (
-      sc_connection_get_state (sc_window_get_connection (f.window))
-              == SC_CONNECTION_WAITING ||
+      sc_connection_get_state (sc_window_get_connection (f.window)) ==
+              SC_CONNECTION_WAITING ||
           online (),
       WAIT_MS));
   if (!online ())
@@ -594,9 +585,8 @@ test_recipient_offline (void)
   sc_conversation_view_send (view);
   g_assert_cmpuint (n_messages ("bob"), ==, before + 1);
   m = last_message ("bob");
-  g_assert_true (SC_TEST_WAIT (sc_message_get_delivery (m)
-                                   != SC_DELIVERY_SENDING,
-                               WAIT_MS));
+  g_assert_true (SC_TEST_WAIT (
+      sc_message_get_delivery (m) != SC_DELIVERY_SENDING, WAIT_MS));
   g_assert_cmpint (sc_message_get_delivery (m), ==, SC_DELIVERY_OFFLINE);
   g_assert_nonnull (sc_message_get_error (m));
   sc_test_screenshot_light_dark (GTK_WIDGET (f.window), "08-not-delivered");
@@ -624,21 +614,20 @@ test_history_after_restart (void)
   g_assert_cmpint (st.st_mode & 0777, ==, 0700);
 
   gtk_window_close (GTK_WINDOW (f.window));
-  g_assert_true (SC_TEST_WAIT (sc_application_get_window (f.app) == NULL,
-                               WAIT_MS));
+  g_assert_true (
+      SC_TEST_WAIT (sc_application_get_window (f.app) == NULL, WAIT_MS));
   new_window ();
   /* The remembered server and user are filled in. */
-  g_assert_cmpstr (gtk_editable_get_text (
-                       sc_login_page_get_user_row (login_page ())),
-                   ==, "alice");
+  g_assert_cmpstr (
+      gtk_editable_get_text (sc_login_page_get_user_row (login_page ())), ==,
+      "alice");
   fill_login ("alice", ALICE_PW);
   click_login ();
   g_assert_true (SC_TEST_WAIT (online (), WAIT_MS));
   g_assert_cmpuint (n_messages ("bob"), ==, before);
   first = g_list_model_get_item (
       sc_conversation_get_messages (conversation ("bob")), 0);
-  g_assert_cmpstr (sc_message_get_text (first), ==,
-                   "Hello bob, this is alice");
+  g_assert_cmpstr (sc_message_get_text (first), ==, "Hello bob, this is alice");
   g_assert_cmpint (sc_message_get_delivery (first), ==, SC_DELIVERY_SENT);
   g_assert_true (sc_conversation_get_verified (conversation ("bob")));
   sc_window_open_conversation (f.window, "bob");
@@ -662,11 +651,13 @@ main (int argc, char *argv[])
     }
   g_assert_cmpint (sc_init (), ==, 0);
   adw_init ();
+  /* Screenshots of the final state, not of a transition. */
+  g_object_set (gtk_settings_get_default (), "gtk-enable-animations", FALSE,
+                NULL);
 
   f.server = sc_test_server_new (&error);
   g_assert_no_error (error);
-  g_assert_true (
-      sc_test_server_add_user (f.server, "alice", ALICE_PW, &error));
+  g_assert_true (sc_test_server_add_user (f.server, "alice", ALICE_PW, &error));
   g_assert_true (sc_test_server_add_user (f.server, "bob", BOB_PW, &error));
   g_assert_true (sc_test_server_start (f.server, &error));
   g_assert_no_error (error);
