@@ -45,6 +45,8 @@ struct _ScWindow
   guint countdown_id;
   GtkWindow *dialog; /* weak */
   char *last_toast;
+  /* The peer whose keys are fetched to show the safety number. */
+  char *safety_pending;
 };
 
 G_DEFINE_FINAL_TYPE (ScWindow, sc_window, ADW_TYPE_APPLICATION_WINDOW)
@@ -432,20 +434,33 @@ show_safety_dialog (ScWindow *self)
   number = sc_connection_get_safety_number (self->connection, peer, &error);
   if (number == NULL)
     {
-      if (g_error_matches (error, SC_CONNECTION_ERROR,
-                           SC_CONNECTION_ERROR_NOT_FOUND))
-        {
-          g_autofree char *text = g_strdup_printf (
-              _ ("There is no safety number with %s yet: exchange a message "
-                 "first."),
-              peer);
+      gboolean pending = FALSE;
 
-          toast (self, text);
+      if (!g_error_matches (error, SC_CONNECTION_ERROR,
+                            SC_CONNECTION_ERROR_NOT_FOUND))
+        {
+          toast (self, error->message);
+          return;
         }
-      else
-        toast (self, error->message);
+      /* Nothing exchanged yet: fetch the key from the server, then show
+       * the number (keys_fetched_cb). */
+      g_clear_error (&error);
+      if (!sc_connection_fetch_keys (self->connection, peer, &pending, &error))
+        {
+          toast (self, error->message);
+          return;
+        }
+      if (!pending)
+        {
+          /* The key store knows the key but has no number for it. */
+          toast (self, _ ("The safety number is not available yet."));
+          return;
+        }
+      g_free (self->safety_pending);
+      self->safety_pending = g_strdup (peer);
       return;
     }
+  g_clear_pointer (&self->safety_pending, g_free);
   if (!sc_connection_get_trust (self->connection, peer, &trust, &error))
     {
       toast (self, error->message);
@@ -461,6 +476,27 @@ show_safety_dialog (ScWindow *self)
                            self, 0);
   set_dialog (self, GTK_WINDOW (dialog));
   gtk_window_present (GTK_WINDOW (dialog));
+}
+
+static void
+keys_fetched_cb (ScConnection *connection,
+                 const char *peer,
+                 gboolean ok,
+                 const char *message,
+                 ScWindow *self)
+{
+  if (g_strcmp0 (peer, self->safety_pending) != 0)
+    return;
+  g_clear_pointer (&self->safety_pending, g_free);
+  if (!ok)
+    {
+      toast (self, message);
+      return;
+    }
+  /* Only if the user is still looking at that conversation. */
+  if (self->current != NULL &&
+      g_str_equal (sc_conversation_get_peer (self->current), peer))
+    show_safety_dialog (self);
 }
 
 static void
@@ -719,6 +755,8 @@ login_submit_cb (ScWindow *self)
                            G_CALLBACK (server_error_cb), self, 0);
   g_signal_connect_object (self->connection, "keys-ready",
                            G_CALLBACK (keys_ready_cb), self, 0);
+  g_signal_connect_object (self->connection, "keys-fetched",
+                           G_CALLBACK (keys_fetched_cb), self, 0);
   g_signal_connect_object (self->connection, "notify::state",
                            G_CALLBACK (state_notify_cb), self, 0);
   g_signal_connect_object (self->connection, "notify::retry-at",
@@ -956,6 +994,7 @@ sc_window_finalize (GObject *object)
   ScWindow *self = SC_WINDOW (object);
 
   g_free (self->last_toast);
+  g_free (self->safety_pending);
   G_OBJECT_CLASS (sc_window_parent_class)->finalize (object);
 }
 

@@ -634,6 +634,129 @@ test_history_after_restart (void)
   sc_test_screenshot_light_dark (GTK_WIDGET (f.window), "09-history");
 }
 
+/* A contact we never exchanged a message with: the window fetches the
+ * key and shows the same number as carol's securechat-cli. */
+static void
+test_safety_number_before_messages (void)
+{
+  const char *verify_args[] = { "verify", "alice", NULL };
+  g_autoptr (GError) error = NULL;
+  g_autofree char *out = NULL;
+  GtkWindow *dialog;
+  int rc;
+
+  /* carol logs in once (publishing her keys) and computes the number. */
+  rc = sc_test_cli_run (f.server, "carol", verify_args, WAIT_MS, &out, NULL,
+                        &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (rc, ==, 0);
+  g_strchomp (out);
+
+  g_assert_nonnull (
+      sc_chat_ensure (sc_window_get_chat (f.window), "carol", &error));
+  sc_window_open_conversation (f.window, "carol");
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (f.window),
+                                             "win.safety-number", NULL));
+  g_assert_true (SC_TEST_WAIT (
+      SC_IS_SAFETY_DIALOG (sc_window_get_dialog (f.window)), WAIT_MS));
+  dialog = sc_window_get_dialog (f.window);
+  g_assert_cmpstr (
+      sc_safety_dialog_get_safety_number (SC_SAFETY_DIALOG (dialog)), ==, out);
+  gtk_window_destroy (dialog);
+}
+
+/* bob reinstalls (new identity key) and writes: the conversation says so
+ * before alice sends anything, and nothing is sent until she accepts. */
+static void
+test_identity_change (void)
+{
+  const char *send_args[] = { "send", "alice", "New laptop, same bob", NULL };
+  g_autoptr (GError) error = NULL;
+  g_autofree char *bob_data = g_build_filename (
+      sc_test_server_get_dir (f.server), "cli", "bob", "data", NULL);
+  ScConversationView *view = sc_window_get_conversation_view (f.window);
+  g_autoptr (ScMessage) refused = NULL;
+  GtkWindow *dialog;
+  guint before;
+  int rc;
+
+  sc_window_open_conversation (f.window, "bob");
+  before = n_messages ("bob");
+  g_assert_true (sc_test_rm_rf (bob_data));
+  rc =
+      sc_test_cli_run (f.server, "bob", send_args, WAIT_MS, NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (rc, ==, 0);
+  g_assert_true (SC_TEST_WAIT (
+      sc_conversation_get_identity_changed (conversation ("bob")), WAIT_MS));
+  g_assert_false (sc_conversation_get_verified (conversation ("bob")));
+  /* A notice in the conversation, and bob's message after it. */
+  g_assert_true (SC_TEST_WAIT (n_messages ("bob") >= before + 2, WAIT_MS));
+  {
+    g_autoptr (ScMessage) notice = g_list_model_get_item (
+        sc_conversation_get_messages (conversation ("bob")), before);
+
+    g_assert_cmpint (sc_message_get_kind (notice), ==, SC_MESSAGE_NOTICE);
+    g_assert_nonnull (strstr (sc_message_get_text (notice), "security key"));
+  }
+  sc_test_screenshot_light_dark (GTK_WIDGET (f.window), "10-key-changed");
+
+  /* The composer refuses while the change is not accepted. */
+  sc_conversation_view_set_draft (view, "Is that really you?");
+  sc_conversation_view_send (view);
+  refused = last_message ("bob");
+  g_assert_cmpstr (sc_message_get_text (refused), !=, "Is that really you?");
+
+  /* Review and accept the new key. */
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (f.window),
+                                             "win.safety-number", NULL));
+  dialog = sc_window_get_dialog (f.window);
+  g_assert_true (SC_IS_SAFETY_DIALOG (dialog));
+  g_assert_true (sc_safety_dialog_get_changed (SC_SAFETY_DIALOG (dialog)));
+  sc_test_wait_for_draw (GTK_WIDGET (dialog));
+  sc_test_screenshot_light_dark (GTK_WIDGET (dialog), "11-key-changed-dialog");
+  g_signal_emit_by_name (
+      dialog, "accept-key",
+      sc_safety_dialog_get_safety_number (SC_SAFETY_DIALOG (dialog)));
+  g_assert_false (sc_conversation_get_identity_changed (conversation ("bob")));
+  g_assert_false (sc_safety_dialog_get_changed (SC_SAFETY_DIALOG (dialog)));
+  gtk_window_destroy (dialog);
+}
+
+/* The pinned server key no longer matches: a hard stop, like ssh's. */
+static void
+test_server_key_changed (void)
+{
+  g_autofree char *known_path =
+      g_build_filename (f.home, "config", "securechat", "known_servers", NULL);
+  g_autofree char *line = g_strdup_printf (
+      "%s SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\n",
+      sc_test_server_get_address (f.server));
+  g_autoptr (GError) error = NULL;
+  GtkWindow *dialog;
+
+  g_assert_true (
+      gtk_widget_activate_action (GTK_WIDGET (f.window), "win.log-out", NULL));
+  g_assert_cmpstr (sc_window_get_page (f.window), ==, "login");
+  g_assert_true (g_file_set_contents (known_path, line, -1, &error));
+  g_assert_no_error (error);
+  fill_login ("alice", ALICE_PW);
+  click_login ();
+  g_assert_true (
+      SC_TEST_WAIT (sc_window_get_dialog (f.window) != NULL, WAIT_MS));
+  dialog = sc_window_get_dialog (f.window);
+  g_assert_true (ADW_IS_MESSAGE_DIALOG (dialog));
+  g_assert_true (
+      adw_message_dialog_has_response (ADW_MESSAGE_DIALOG (dialog), "close"));
+  g_assert_false (
+      adw_message_dialog_has_response (ADW_MESSAGE_DIALOG (dialog), "trust"));
+  g_assert_cmpstr (sc_window_get_page (f.window), ==, "login");
+  g_assert_nonnull (sc_login_page_get_error (login_page ()));
+  sc_test_wait_for_draw (GTK_WIDGET (dialog));
+  sc_test_screenshot_light_dark (GTK_WIDGET (dialog), "12-server-key-changed");
+  respond (dialog, "close");
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -659,6 +782,8 @@ main (int argc, char *argv[])
   g_assert_no_error (error);
   g_assert_true (sc_test_server_add_user (f.server, "alice", ALICE_PW, &error));
   g_assert_true (sc_test_server_add_user (f.server, "bob", BOB_PW, &error));
+  g_assert_true (sc_test_server_add_user (f.server, "carol",
+                                          "carol-gui-password", &error));
   g_assert_true (sc_test_server_start (f.server, &error));
   g_assert_no_error (error);
 
@@ -689,6 +814,10 @@ main (int argc, char *argv[])
   g_test_add_func ("/gui/reconnect", test_reconnect);
   g_test_add_func ("/gui/recipient-offline", test_recipient_offline);
   g_test_add_func ("/gui/history-after-restart", test_history_after_restart);
+  g_test_add_func ("/gui/safety-number-before-messages",
+                   test_safety_number_before_messages);
+  g_test_add_func ("/gui/identity-change", test_identity_change);
+  g_test_add_func ("/gui/server-key-changed", test_server_key_changed);
   rc = g_test_run ();
 
   if (f.window != NULL)
