@@ -21,6 +21,7 @@ struct _ScConversationView
   ScConversation *conversation;
   gulong items_changed_id;
   gulong notify_id;
+  guint scroll_idle_id;
   /* Follow new messages while the view is scrolled to the end. */
   gboolean stick_to_bottom;
 };
@@ -42,13 +43,35 @@ vadjustment (ScConversationView *self)
   return gtk_scrolled_window_get_vadjustment (self->scroller);
 }
 
+/* GTK 4.8's list view keeps its own anchor item and can ignore an
+ * adjustment set while it lays out: scroll with its "list.scroll-to-item"
+ * action, from an idle so that it runs after the layout that prompted it. */
+static gboolean
+scroll_to_bottom_cb (gpointer data)
+{
+  ScConversationView *self = data;
+  GtkAdjustment *adj = vadjustment (self);
+  guint n = self->conversation != NULL
+                ? g_list_model_get_n_items (
+                      sc_conversation_get_messages (self->conversation))
+                : 0;
+
+  self->scroll_idle_id = 0;
+  if (n > 0)
+    gtk_widget_activate_action (GTK_WIDGET (self->list), "list.scroll-to-item",
+                                "u", n - 1);
+  gtk_adjustment_set_value (adj, gtk_adjustment_get_upper (adj) -
+                                     gtk_adjustment_get_page_size (adj));
+  self->stick_to_bottom = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
 static void
 scroll_to_bottom (ScConversationView *self)
 {
-  GtkAdjustment *adj = vadjustment (self);
-
-  gtk_adjustment_set_value (adj, gtk_adjustment_get_upper (adj) -
-                                     gtk_adjustment_get_page_size (adj));
+  if (self->scroll_idle_id == 0)
+    self->scroll_idle_id =
+        g_idle_add_full (G_PRIORITY_LOW, scroll_to_bottom_cb, self, NULL);
 }
 
 static void
@@ -57,6 +80,10 @@ adjustment_value_cb (GtkAdjustment *adj, ScConversationView *self)
   double bottom =
       gtk_adjustment_get_upper (adj) - gtk_adjustment_get_page_size (adj);
 
+  /* While a scroll to the end is pending, the layout moving the value
+   * is not the user scrolling away. */
+  if (self->scroll_idle_id != 0)
+    return;
   self->stick_to_bottom = gtk_adjustment_get_value (adj) >= bottom - 8.0;
 }
 
@@ -137,6 +164,8 @@ messages_changed_cb (GListModel *model,
                      ScConversationView *self)
 {
   update_empty (self);
+  if (added > 0 && self->stick_to_bottom)
+    scroll_to_bottom (self);
 }
 
 static void
@@ -328,6 +357,7 @@ sc_conversation_view_dispose (GObject *object)
   ScConversationView *self = SC_CONVERSATION_VIEW (object);
 
   disconnect_conversation (self);
+  g_clear_handle_id (&self->scroll_idle_id, g_source_remove);
   if (self->list != NULL)
     gtk_list_view_set_model (self->list, NULL);
   gtk_widget_dispose_template (GTK_WIDGET (self), SC_TYPE_CONVERSATION_VIEW);

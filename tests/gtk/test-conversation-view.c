@@ -114,9 +114,14 @@ test_long_conversation_is_lazy (void)
   g_assert_cmpuint (rows, >, 0);
   g_assert_cmpuint (rows, <, 300);
 
-  /* Scroll to the middle: other rows, still few. */
-  gtk_adjustment_set_value (adj, gtk_adjustment_get_upper (adj) / 2);
-  sc_test_wait_for_draw (GTK_WIDGET (w));
+  /* Scroll to the middle (as the list's own keyboard navigation does):
+   * other rows, still few. */
+  gtk_widget_activate_action (GTK_WIDGET (sc_conversation_view_get_list (view)),
+                              "list.scroll-to-item", "u", N_LONG / 2);
+  g_assert_true (SC_TEST_WAIT (
+      texts_contain (GTK_WIDGET (sc_conversation_view_get_list (view)),
+                     "Message 5001"),
+      10000));
   rows = 0;
   count_rows (GTK_WIDGET (sc_conversation_view_get_list (view)), &rows, NULL);
   g_assert_cmpuint (rows, <, 300);
@@ -212,6 +217,16 @@ main (int argc, char *argv[])
       return 0;
     }
   adw_init ();
+  {
+    /* What AdwApplication would load from the resource base path. */
+    g_autoptr (GtkCssProvider) css = gtk_css_provider_new ();
+
+    gtk_css_provider_load_from_resource (
+        css, "/io/github/securechat/SecureChat/style.css");
+    gtk_style_context_add_provider_for_display (
+        gdk_display_get_default (), GTK_STYLE_PROVIDER (css),
+        GTK_STYLE_PROVIDER_PRIORITY_APPLICATION);
+  }
   g_test_add_func ("/conversation-view/long-is-lazy",
                    test_long_conversation_is_lazy);
   g_test_add_func ("/conversation-view/follows-new-messages",
