@@ -601,6 +601,7 @@ test_history_after_restart (void)
   g_autofree char *file = NULL;
   g_autoptr (ScMessage) first = NULL;
   GStatBuf st;
+  GSettings *settings;
   guint before = n_messages ("bob");
 
   g_assert_cmpuint (before, ==, 4);
@@ -613,10 +614,22 @@ test_history_after_restart (void)
   g_assert_cmpint (g_stat (dir, &st), ==, 0);
   g_assert_cmpint (st.st_mode & 0777, ==, 0700);
 
+  /* The size it closes with is the size it opens with. */
+  gtk_window_set_default_size (GTK_WINDOW (f.window), 1000, 700);
   gtk_window_close (GTK_WINDOW (f.window));
+  settings = sc_application_get_settings (f.app);
+  g_assert_cmpint (g_settings_get_int (settings, "window-width"), ==, 1000);
+  g_assert_cmpint (g_settings_get_int (settings, "window-height"), ==, 700);
   g_assert_true (
       SC_TEST_WAIT (sc_application_get_window (f.app) == NULL, WAIT_MS));
   new_window ();
+  {
+    int w = 0, h = 0;
+
+    gtk_window_get_default_size (GTK_WINDOW (f.window), &w, &h);
+    g_assert_cmpint (w, ==, 1000);
+    g_assert_cmpint (h, ==, 700);
+  }
   /* The remembered server and user are filled in. */
   g_assert_cmpstr (
       gtk_editable_get_text (sc_login_page_get_user_row (login_page ())), ==,
