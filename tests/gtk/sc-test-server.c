@@ -5,6 +5,8 @@
 #include <glib/gstdio.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <unistd.h>
 
 /* A port lost to another test between picking and binding is tried
  * again with another one. */
@@ -101,6 +103,27 @@ program (const char *var, GError **error)
   return path;
 }
 
+/* In the child, before exec: a test that aborts halfway must not leave
+ * its servers and clients running. */
+static void
+die_with_parent (gpointer parent_pid)
+{
+  prctl (PR_SET_PDEATHSIG, SIGKILL);
+  /* The parent may have died before prctl. */
+  if (getppid () != (pid_t) GPOINTER_TO_INT (parent_pid))
+    _exit (127);
+}
+
+static GSubprocessLauncher *
+launcher_new (GSubprocessFlags flags)
+{
+  GSubprocessLauncher *l = g_subprocess_launcher_new (flags);
+
+  g_subprocess_launcher_set_child_setup (
+      l, die_with_parent, GINT_TO_POINTER ((int) getpid ()), NULL);
+  return l;
+}
+
 /* ---- running a program to its end ---- */
 
 typedef struct
@@ -140,17 +163,16 @@ run_to_end (const char *const *argv,
             char **err,
             GError **error)
 {
+  g_autoptr (GSubprocessLauncher) launcher = launcher_new (
+      G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_PIPE |
+      G_SUBPROCESS_FLAGS_STDERR_PIPE);
   g_autoptr (GSubprocess) proc = NULL;
   g_autoptr (GBytes) in = NULL;
   g_autoptr (GCancellable) cancel = g_cancellable_new ();
   Communicate c = { 0 };
   int status = -1;
 
-  proc = g_subprocess_newv (argv,
-                            G_SUBPROCESS_FLAGS_STDIN_PIPE |
-                                G_SUBPROCESS_FLAGS_STDOUT_PIPE |
-                                G_SUBPROCESS_FLAGS_STDERR_PIPE,
-                            error);
+  proc = g_subprocess_launcher_spawnv (launcher, argv, error);
   if (proc == NULL)
     return -1;
   /* With a stdin pipe, communicating needs something (maybe nothing)
@@ -421,8 +443,8 @@ start_once (ScTestServer *server, gboolean *retry, GError **error)
   argv[5] = server->address;
   argv[6] = NULL;
 
-  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDIN_PIPE |
-                                        G_SUBPROCESS_FLAGS_STDOUT_SILENCE);
+  launcher = launcher_new (G_SUBPROCESS_FLAGS_STDIN_PIPE |
+                           G_SUBPROCESS_FLAGS_STDOUT_SILENCE);
   g_subprocess_launcher_set_stderr_file_path (launcher, server->log_path);
   g_clear_object (&server->proc);
   server->exited = FALSE;
@@ -744,9 +766,9 @@ sc_test_cli_spawn (ScTestServer *server,
     g_ptr_array_add (argv, (gpointer) args[i]);
   g_ptr_array_add (argv, NULL);
 
-  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDIN_PIPE |
-                                        G_SUBPROCESS_FLAGS_STDOUT_PIPE |
-                                        G_SUBPROCESS_FLAGS_STDERR_PIPE);
+  launcher = launcher_new (G_SUBPROCESS_FLAGS_STDIN_PIPE |
+                           G_SUBPROCESS_FLAGS_STDOUT_PIPE |
+                           G_SUBPROCESS_FLAGS_STDERR_PIPE);
   g_subprocess_launcher_setenv (launcher, "XDG_CONFIG_HOME", config, TRUE);
   g_subprocess_launcher_setenv (launcher, "XDG_DATA_HOME", data, TRUE);
   proc = g_subprocess_launcher_spawnv (

@@ -6,7 +6,8 @@
  *
  * Program paths come from $SECURECHATD and $SECURECHAT_CLI (set by
  * tests/meson.build). Every process is started by this fixture, stopped
- * by its PID, and everything lives in one temporary folder that
+ * by its PID, and killed by the kernel if the test process dies first
+ * (an assertion failed); everything lives in one temporary folder that
  * sc_test_server_free removes ($SC_TEST_KEEP set: kept, and said so).
  *
  *   g_autoptr (ScTestServer) s = sc_test_server_new (&error);
