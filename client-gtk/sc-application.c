@@ -97,7 +97,7 @@ static void
 about_action (GSimpleAction *action, GVariant *param, gpointer data)
 {
   ScApplication *self = data;
-  const char *developers[] = { "SecureChat developers", NULL };
+  const char *developers[] = { _ ("SecureChat developers"), NULL };
   GtkWidget *about = adw_about_window_new ();
 
   g_object_set (
