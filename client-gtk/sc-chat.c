@@ -77,7 +77,7 @@ report_history_error (ScChat *self, GError *error)
   text = g_strdup_printf (
       _ ("Messages can no longer be saved on this computer: %s"),
       error->message);
-  g_warning ("history: %s", error->message);
+  g_message ("history: %s", error->message);
   g_signal_emit (self, signals[SIGNAL_PROBLEM], 0, text);
 }
 
@@ -555,7 +555,7 @@ load_history (ScChat *self, GError **error)
       sc_conversation_append_many (conversation, (ScMessage **) messages->pdata,
                                    messages->len);
       if (skipped > 0)
-        g_warning ("history of %s: %u unreadable lines skipped", peers[i],
+        g_message ("history of %s: %u unreadable lines skipped", peers[i],
                    skipped);
     }
   return TRUE;
