@@ -4,9 +4,10 @@
  * change. The loop thread is the only writer (securechatd userdel only
  * deletes a file), so no lock is needed; a crash between the write and the
  * rename leaves only a temporary file whose name ("." first) can never be a
- * user's. */
+ * user's, and which prekeys_sweep removes when the server starts again. */
 #include "prekeys.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -754,6 +755,57 @@ prekeys_delete (struct prekeys *pk, const char *user, char *err, size_t err_cap)
       return PREKEYS_ERROR;
     }
   return PREKEYS_OK;
+}
+
+int
+prekeys_sweep (struct prekeys *pk, unsigned *removed, char *err, size_t err_cap)
+{
+  struct dirent *e;
+  DIR *d;
+  int ret = PREKEYS_OK;
+
+  if (removed != NULL)
+    *removed = 0;
+  if (pk == NULL || removed == NULL)
+    {
+      util_set_err (err, err_cap, "internal error: missing argument");
+      return PREKEYS_ERROR;
+    }
+  d = opendir (pk->dir);
+  if (d == NULL)
+    {
+      if (errno == ENOENT)
+        return PREKEYS_OK;
+      util_set_err (err, err_cap, "cannot read the prekeys folder: %s",
+                    strerror (errno));
+      return PREKEYS_ERROR;
+    }
+  while ((e = readdir (d)) != NULL)
+    {
+      size_t len = strlen (e->d_name);
+      char user[SC_USERNAME_MAX + 1];
+
+      /* ".USER.tmp", exactly the names user_path gives temporary files. */
+      if (len < 1 + 1 + 4 || len - 5 > SC_USERNAME_MAX || e->d_name[0] != '.' ||
+          strcmp (e->d_name + len - 4, ".tmp") != 0)
+        continue;
+      memcpy (user, e->d_name + 1, len - 5);
+      user[len - 5] = '\0';
+      if (!user_ok (user))
+        continue;
+      if (unlinkat (dirfd (d), e->d_name, 0) != 0 && errno != ENOENT)
+        {
+          util_set_err (err, err_cap,
+                        "cannot remove a temporary file of the prekeys of "
+                        "%s: %s",
+                        user, strerror (errno));
+          ret = PREKEYS_ERROR;
+          break;
+        }
+      (*removed)++;
+    }
+  closedir (d);
+  return ret;
 }
 
 /* ---- Server handlers, on the loop thread. ---- */

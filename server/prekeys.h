@@ -104,6 +104,15 @@ int prekeys_delete (struct prekeys *pk,
                     char *err,
                     size_t err_cap);
 
+/* Removes the temporary files (DIR/prekeys/.USER.tmp) of writes that a
+ * crash or SIGKILL interrupted before their rename; the server calls it at
+ * start, while it is the only writer. *removed: how many. PREKEYS_OK
+ * (also when the folder does not exist yet) or PREKEYS_ERROR. */
+int prekeys_sweep (struct prekeys *pk,
+                   unsigned *removed,
+                   char *err,
+                   size_t err_cap);
+
 /* ---- Server handlers (loop thread). Logs name users and key ids, never
  * key material. ---- */
 

@@ -256,6 +256,17 @@ server_init (struct server *srv, const char *data_dir, const struct config *cfg)
       log_error ("prekeys unavailable: %s", err);
       return -1;
     }
+  {
+    unsigned swept = 0;
+
+    if (prekeys_sweep (prekeys_service_store (srv->prekeys), &swept, err,
+                       sizeof (err)) != PREKEYS_OK)
+      log_warn ("%s", err);
+    if (swept > 0)
+      log_info ("removed %u temporary file%s of the prekey store left by "
+                "an interrupted write",
+                swept, swept == 1 ? "" : "s");
+  }
 
   srv->base = event_base_new ();
   if (srv->base == NULL)

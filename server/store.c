@@ -9,9 +9,11 @@
  * or an admin command and a running server, never lose each other's
  * changes. The new contents go to a temporary file in the same folder,
  * which is fsync'd and renamed over the old one, and the folder is fsync'd:
- * a reader sees the old file or the new one, never a mix. */
+ * a reader sees the old file or the new one, never a mix. A writer killed
+ * half-way leaves only its temporary file, which the next writer removes. */
 #include "store.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
@@ -407,6 +409,39 @@ store_foreach (const struct store *st,
     fn (st->entries[i].user, st->entries[i].hash, ud);
 }
 
+/* Removes the temporary files (NAME.tmp.PID) that writers killed between
+ * creating one and renaming it left behind. Every writer creates its
+ * temporary file while holding the lock that our caller holds now, so any
+ * such file that exists is stale, ours included. */
+static void
+sweep_temp_files (const struct store *st)
+{
+  const char *base = strrchr (st->path, '/');
+  struct dirent *e;
+  size_t base_len;
+  DIR *d;
+
+  base = base != NULL ? base + 1 : st->path;
+  base_len = strlen (base);
+  d = opendir (st->dir);
+  if (d == NULL)
+    return;
+  while ((e = readdir (d)) != NULL)
+    {
+      const char *pid;
+
+      if (strncmp (e->d_name, base, base_len) != 0 ||
+          strncmp (e->d_name + base_len, ".tmp.", 5) != 0)
+        continue;
+      pid = e->d_name + base_len + 5;
+      if (*pid == '\0' || strspn (pid, "0123456789") != strlen (pid))
+        continue;
+      /* A failure shows at the open below if it was our own name. */
+      (void) unlinkat (dirfd (d), e->d_name, 0);
+    }
+  closedir (d);
+}
+
 /* Writes root to st->path atomically; *id receives the new file's id. */
 static int
 save_file (struct store *st,
@@ -430,9 +465,7 @@ save_file (struct store *st,
       goto out;
     }
 
-  /* A file of this name can only be left over by a process of our pid that
-   * died while holding the lock we hold now. */
-  unlink (tmp);
+  sweep_temp_files (st);
   fd = open (tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (fd < 0)
     {
@@ -454,7 +487,16 @@ save_file (struct store *st,
                     strerror (errno));
       goto out;
     }
-  (void) util_fsync_dir (st->dir);
+  /* Without this the rename itself could be lost to a power failure, and
+   * with it a change that was reported done. */
+  if (util_fsync_dir (st->dir) != 0)
+    {
+      util_set_err (err, err_cap,
+                    "cannot sync the folder of %s (the change is made but "
+                    "may not survive a power failure): %s",
+                    shown, strerror (errno));
+      goto out;
+    }
   /* The id after the rename (which changes ctime), of the very inode we
    * wrote: store_refresh then sees no change until someone else writes. */
   if (fstat (fd, &sb) == 0)

@@ -1001,6 +1001,51 @@ test_corrupt (struct fixture *f, gconstpointer data)
   g_free (up.opks);
 }
 
+/* prekeys_sweep: the temporary files of interrupted writes go, every
+ * other name stays; a store whose folder does not exist yet is fine. */
+static void
+test_sweep (struct fixture *f, gconstpointer data)
+{
+  static const char *const stale[] = { ".alice.tmp", ".bob.tmp", ".a.b-c_d.tmp",
+                                       NULL };
+  static const char *const kept[] = { "alice.json",   ".Alice.tmp", "..tmp",
+                                      ".alice.tmp.1", "notes.txt",  NULL };
+  struct sc_msg_prekeys_upload up = make_upload (&f->id, 7, 1, 5);
+  struct prekeys_upload_info info;
+  unsigned removed = 99;
+  char err[256] = "";
+  int i;
+
+  (void) data;
+  g_assert_cmpint (prekeys_sweep (f->pk, &removed, err, sizeof err), ==,
+                   PREKEYS_OK);
+  g_assert_cmpuint (removed, ==, 0);
+
+  upload_ok (f, &up, &info);
+  for (i = 0; stale[i] != NULL; i++)
+    {
+      char *p = g_build_filename (f->pk_dir, stale[i], NULL);
+      g_assert_true (g_file_set_contents (p, "{\"identity\": ", -1, NULL));
+      g_free (p);
+    }
+  for (i = 1; kept[i] != NULL; i++)
+    {
+      char *p = g_build_filename (f->pk_dir, kept[i], NULL);
+      g_assert_true (g_file_set_contents (p, "not ours", -1, NULL));
+      g_free (p);
+    }
+  g_assert_cmpint (prekeys_sweep (f->pk, &removed, err, sizeof err), ==,
+                   PREKEYS_OK);
+  g_assert_cmpuint (removed, ==, 3);
+  assert_dir_is (f->pk_dir, kept);
+  g_assert_cmpint (prekeys_sweep (f->pk, &removed, err, sizeof err), ==,
+                   PREKEYS_OK);
+  g_assert_cmpuint (removed, ==, 0);
+  g_assert_cmpint (prekeys_sweep (NULL, &removed, err, sizeof err), ==,
+                   PREKEYS_ERROR);
+  g_free (up.opks);
+}
+
 static void
 test_not_a_file (struct fixture *f, gconstpointer data)
 {
@@ -1424,6 +1469,7 @@ main (int argc, char **argv)
   ADD ("/server/prekeys/take/hundred", test_hundred_fetches);
   ADD ("/server/prekeys/persistence", test_persistence);
   ADD ("/server/prekeys/file/atomic", test_atomic);
+  ADD ("/server/prekeys/file/sweep", test_sweep);
   ADD ("/server/prekeys/file/not-a-file", test_not_a_file);
   ADD ("/server/prekeys/file/unwritable", test_unwritable);
   ADD ("/server/prekeys/users-apart", test_users_apart);

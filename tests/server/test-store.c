@@ -600,6 +600,51 @@ test_two_processes (struct fixture *f, gconstpointer data)
   store_free (st);
 }
 
+/* Writers killed between creating their temporary file and renaming it
+ * (any pid, not only ours) leave files that the next write removes; names
+ * that only look alike are not touched. */
+static void
+test_stale_temp_files_swept (struct fixture *f, gconstpointer data)
+{
+  static const char *const stale[] = { STORE_FILE_NAME ".tmp.1",
+                                       STORE_FILE_NAME ".tmp.4194303", NULL };
+  static const char *const kept[] = { STORE_FILE_NAME ".tmp.",
+                                      STORE_FILE_NAME ".tmp.12x",
+                                      "other.json.tmp.5", NULL };
+  static const char *const after[] = {
+    STORE_FILE_NAME,         STORE_FILE_NAME ".lock",
+    STORE_FILE_NAME ".tmp.", STORE_FILE_NAME ".tmp.12x",
+    "other.json.tmp.5",      NULL
+  };
+  struct store *st;
+  char err[256];
+  int i;
+
+  (void) data;
+  write_text (f->path, "{}");
+  st = open_ok (f->path);
+  for (i = 0; stale[i] != NULL; i++)
+    {
+      char *p = g_build_filename (f->dir, stale[i], NULL);
+      write_text (p, "{\"half\": ");
+      g_free (p);
+    }
+  for (i = 0; kept[i] != NULL; i++)
+    {
+      char *p = g_build_filename (f->dir, kept[i], NULL);
+      write_text (p, "not ours");
+      g_free (p);
+    }
+  /* Reading does not sweep: only a writer holds the lock. */
+  g_assert_cmpuint (store_count (st), ==, 0);
+  g_assert_cmpint (
+      store_modify (st, STORE_ADD, "alice", "$y$h", NULL, err, sizeof err), ==,
+      0);
+  assert_dir_is (f->dir, after);
+  g_assert_cmpstr (store_lookup (st, "alice"), ==, "$y$h");
+  store_free (st);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -615,6 +660,7 @@ main (int argc, char **argv)
   ADD ("/server/store/precondition-writes-nothing",
        test_precondition_writes_nothing);
   ADD ("/server/store/atomic-and-mode", test_atomic_and_mode);
+  ADD ("/server/store/stale-temp-files-swept", test_stale_temp_files_swept);
   ADD ("/server/store/parse-errors", test_parse_errors);
   ADD ("/server/store/parse-error-hides-hashes", test_parse_error_hides_hashes);
   ADD ("/server/store/refresh", test_refresh);
