@@ -36,6 +36,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 import warnings
 
@@ -50,12 +51,13 @@ MAX_ITERATIONS = int(os.environ.get("SC_CRASH_ITERATIONS", "200"))
 MAX_SECONDS = float(os.environ.get("SC_CRASH_SECONDS", "60"))
 PK_USERS = ["pk%d" % i for i in range(4)]
 REQUESTER = "req"
+REQUESTER_PW = "pw-requester"
 BCRYPT_USERS = 400
 BURST = 50                 # bundle requests per iteration (limit: 60)
 KILL_WINDOW = (0.03, 0.5)  # seconds after the workload starts
-AIM_WINDOW = 0.15          # seconds after the burst's first answer
 AIM_TIMEOUT = 3.0
-BUNDLE_RE = re.compile(r'^RECV \{"type":"bundle"', re.M)
+ANSWER_RE = re.compile(r'^(RECV \{"type":"(bundle|error)"|CLOSED|ERR )',
+                       re.M)
 ADMIN_KILL_CHANCE = 0.3
 SETTLE_TIMEOUT = 20.0
 
@@ -171,6 +173,39 @@ def release(p):
             f.close()
         except OSError:
             pass
+
+
+class BurstDriver(threading.Thread):
+    """Logs in as the requester and asks for the bundles one at a time,
+    each request once the previous one is answered, so that the store's
+    writes are spread over time and a kill can land between or inside
+    them (pipelined, the server would answer them all in one flush)."""
+
+    def __init__(self, raw, asked):
+        super().__init__(daemon=True)
+        self.raw = raw
+        self.asked = asked
+        self.answered = 0
+
+    def run(self):
+        try:
+            self.drive()
+        except AssertionError:
+            pass    # sc-rawclient ended with the server: nothing to ask
+
+    def drive(self):
+        out = self.raw.p.out
+        pos = 0
+        self.raw.send({"type": "login", "user": REQUESTER,
+                       "password": REQUESTER_PW})
+        for i in sorted(self.asked):
+            self.raw.send({"type": "bundle_request", "id": i,
+                           "user": self.asked[i]})
+            m = out.wait(ANSWER_RE, harness.WAIT_TIMEOUT, since=pos)
+            if m is None or not m.group(0).startswith("RECV"):
+                return
+            pos = m.end()
+            self.answered += 1
 
 
 class Verifier:
@@ -414,14 +449,11 @@ class CrashConsistencyTest(harness.IntegrationTest):
         targets = [u for u in PK_USERS if self.pk_acked[u]]
         if targets:
             raw = harness.RawClient(self.scope, srv, label="raw(req)")
-            raw.send({"type": "login", "user": REQUESTER,
-                      "password": self.accounts[REQUESTER].password})
-            asked = {}
-            for i in range(1, BURST + 1):
-                asked[i] = self.rnd.choice(targets)
-                raw.send({"type": "bundle_request", "id": i,
-                          "user": asked[i]})
-            clients.append(("burst", REQUESTER, raw, asked))
+            asked = {i: self.rnd.choice(targets)
+                     for i in range(1, BURST + 1)}
+            driver = BurstDriver(raw, asked)
+            driver.start()
+            clients.append(("burst", REQUESTER, driver, asked))
         return clients
 
     def settle_client(self, kind, user, p, extra):
@@ -444,6 +476,11 @@ class CrashConsistencyTest(harness.IntegrationTest):
                 # In flight at the kill: stored or not, but whole.
                 self.pk_allowed[user].add(spk)
             return
+        if kind == "burst":
+            p.join(SETTLE_TIMEOUT)
+            if p.is_alive():
+                self.fail_with_seed("the bundle burst did not end")
+            p = p.raw
         # sc-rawclient exits by itself once the server is gone.
         res = p.p.wait_exit(timeout=SETTLE_TIMEOUT)
         release(p.p)
@@ -505,12 +542,13 @@ class CrashConsistencyTest(harness.IntegrationTest):
         ops = self.start_admin_ops(srv, log_dir)
         clients = self.start_clients(srv)
         # Half of the kills land at a random moment of the whole workload,
-        # the other half a little after the first bundle came back, while
-        # the burst's writes follow each other.
+        # the other half once a random number of the burst's bundles came
+        # back, while its writes follow each other.
         burst = next((c[2] for c in clients if c[0] == "burst"), None)
         aim = burst is not None and self.rnd.random() < 0.5
         if aim:
             self.stats["aimed"] += 1
+            aim_at = self.rnd.randint(1, BURST - 1)
         kill_at = self.rnd.uniform(*KILL_WINDOW)
         admin_kills = sorted(((op.kill_at, n, op) for n, op in enumerate(ops)
                               if op.kill_at is not None), key=lambda e: e[0])
@@ -522,10 +560,8 @@ class CrashConsistencyTest(harness.IntegrationTest):
                     os.kill(op.proc.pid, signal.SIGKILL)
                     op.killed = True
             if aim:
-                if burst.p.out.wait(BUNDLE_RE, 0) is not None \
-                        or now >= AIM_TIMEOUT:
-                    kill_at = now + self.rnd.uniform(0, AIM_WINDOW)
-                    aim = False
+                if burst.answered >= aim_at or now >= AIM_TIMEOUT:
+                    break
             elif now >= kill_at:
                 break
             time.sleep(0.002)
@@ -567,7 +603,7 @@ class CrashConsistencyTest(harness.IntegrationTest):
 
     # -- the test -------------------------------------------------------
     def test_kill_loop(self):
-        users = {REQUESTER: "pw-requester"}
+        users = {REQUESTER: REQUESTER_PW}
         for u in PK_USERS:
             users[u] = "pw-%s" % u
         srv = harness.Server(self.scope, users=users)
