@@ -574,8 +574,29 @@ sc_test_server_kill (ScTestServer *server)
 void
 sc_test_server_pause (ScTestServer *server)
 {
-  if (sc_test_server_is_running (server))
-    g_subprocess_send_signal (server->proc, SIGSTOP);
+  g_autofree char *stat_path = NULL;
+  gint64 end;
+
+  if (!sc_test_server_is_running (server))
+    return;
+  g_subprocess_send_signal (server->proc, SIGSTOP);
+  /* SIGSTOP lands when the kernel gets to it: until /proc says the
+   * process is stopped, it may still answer what a test sends next. */
+  stat_path = g_strdup_printf ("/proc/%s/stat",
+                               g_subprocess_get_identifier (server->proc));
+  end = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
+  while (g_get_monotonic_time () < end)
+    {
+      g_autofree char *stat = NULL;
+      const char *paren;
+
+      if (!g_file_get_contents (stat_path, &stat, NULL, NULL))
+        break;
+      paren = strrchr (stat, ')');
+      if (paren != NULL && (paren[2] == 'T' || paren[2] == 't'))
+        break;
+      g_usleep (1000);
+    }
 }
 
 void
