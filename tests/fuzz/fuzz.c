@@ -18,6 +18,22 @@ fuzz_emit (const char *name, const void *data, size_t len)
 }
 
 void
+fuzz_trace (const char *fmt, ...)
+{
+  static int on = -1;
+  va_list ap;
+
+  if (on < 0)
+    on = getenv ("FUZZ_TRACE") != NULL;
+  if (!on)
+    return;
+  va_start (ap, fmt);
+  vfprintf (stderr, fmt, ap);
+  va_end (ap);
+  fputc ('\n', stderr);
+}
+
+void
 fuzz_fail (const char *fmt, ...)
 {
   va_list ap;

@@ -43,6 +43,10 @@ fuzz_fail (const char *fmt, ...);
     }                                                                          \
   while (0)
 
+/* With FUZZ_TRACE set in the environment, prints a line to stderr (what
+ * each step of an input did, when reading a crash or checking a seed). */
+__attribute__ ((format (printf, 1, 2))) void fuzz_trace (const char *fmt, ...);
+
 /* Reseeds sc_random with (tag, step): every step of every input draws the
  * same keys whatever ran before it. */
 void fuzz_reseed (const char *tag, uint32_t step);
