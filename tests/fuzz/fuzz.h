@@ -81,6 +81,9 @@ void fuzz_buf_free (struct fuzz_buf *b);
 /* Emits b as a seed and empties it. */
 void fuzz_buf_emit (struct fuzz_buf *b, const char *name);
 
+/* The server's static key pair in the handshake harnesses. */
+void fuzz_server_key (uint8_t priv[32], uint8_t pub[32]);
+
 /* An in-memory sc_e2e_storage; fuzz_mem_copy makes dst the same records
  * as src (a snapshot to return to before each input). */
 struct fuzz_mem;
