@@ -39,6 +39,7 @@ struct record
   char *name;
   uint8_t *buf;
   size_t len;
+  bool written; /* by the storage callbacks since the last copy */
 };
 
 struct fuzz_mem
@@ -151,6 +152,7 @@ mem_store_cb (void *ud, const char *name, const uint8_t *buf, size_t len)
     free (r->buf);
   r->buf = copy;
   r->len = len;
+  r->written = true;
   return SC_OK;
 }
 
@@ -186,9 +188,33 @@ fuzz_mem_copy (struct fuzz_mem *dst, const struct fuzz_mem *src)
 {
   mem_clear (dst);
   for (size_t i = 0; i < src->n; i++)
-    if (mem_store_cb (dst, src->recs[i].name, src->recs[i].buf,
-                      src->recs[i].len) != SC_OK)
-      fuzz_fail ("out of memory");
+    fuzz_mem_set (dst, src->recs[i].name, src->recs[i].buf, src->recs[i].len);
+}
+
+bool
+fuzz_mem_written (const struct fuzz_mem *m, const char *name)
+{
+  for (size_t i = 0; i < m->n; i++)
+    if (strcmp (m->recs[i].name, name) == 0)
+      return m->recs[i].written;
+  return false;
+}
+
+void
+fuzz_mem_set (struct fuzz_mem *m,
+              const char *name,
+              const uint8_t *data,
+              size_t len)
+{
+  if (mem_store_cb (m, name, data, len) != SC_OK)
+    fuzz_fail ("out of memory");
+  mem_find (m, name)->written = false;
+}
+
+void
+fuzz_mem_remove (struct fuzz_mem *m, const char *name)
+{
+  mem_remove_cb (m, name);
 }
 
 /* ---- Parties ---- */

@@ -92,6 +92,14 @@ struct fuzz_mem *fuzz_mem_new (void);
 void fuzz_mem_free (struct fuzz_mem *m);
 struct sc_e2e_storage fuzz_mem_storage (struct fuzz_mem *m);
 void fuzz_mem_copy (struct fuzz_mem *dst, const struct fuzz_mem *src);
+/* Whether the storage wrote name since the last fuzz_mem_copy into m. */
+bool fuzz_mem_written (const struct fuzz_mem *m, const char *name);
+/* Sets name to len bytes of data directly (not a write). */
+void fuzz_mem_set (struct fuzz_mem *m,
+                   const char *name,
+                   const uint8_t *data,
+                   size_t len);
+void fuzz_mem_remove (struct fuzz_mem *m, const char *name);
 
 /* One account's end-to-end manager over its own memory storage, with the
  * prekeys it published (an upload of a signed prekey and
