@@ -682,6 +682,26 @@ gen_session (void)
            "\"more\":true}");
   gen_str (&g, OP_SEAL,
            "{\"type\":\"presence_list\",\"users\":[\"dave\"],\"more\":false}");
+  /* A long list: two full chunks and a last one. */
+  for (int chunk = 0; chunk < 3; chunk++)
+    {
+      static const char head[] = "{\"type\":\"presence_list\",\"users\":[";
+      const char *tail = chunk < 2 ? "],\"more\":true}" : "],\"more\":false}";
+      struct fuzz_buf b = { 0 };
+      char user[32];
+
+      fuzz_buf_put (&b, head, strlen (head));
+      for (int i = 0; i < (chunk < 2 ? SC_PRESENCE_CHUNK : 3); i++)
+        {
+          int n = snprintf (user, sizeof user, "%s\"u%d.%d\"", i > 0 ? "," : "",
+                            chunk, i);
+
+          fuzz_buf_put (&b, user, (size_t) n);
+        }
+      fuzz_buf_put (&b, tail, strlen (tail));
+      gen_op (&g, OP_SEAL, b.p, b.len);
+      fuzz_buf_free (&b);
+    }
   gen_str (&g, OP_SEAL,
            "{\"type\":\"presence\",\"user\":\"bob\",\"status\":\"offline\"}");
   gen_str (&g, OP_SEAL, "{\"type\":\"ping\"}");
@@ -734,6 +754,33 @@ gen_messages (void)
   gen_end (&g, "messages", "raw-messages");
   for (int i = 0; i < 3; i++)
     free (m[i]);
+
+  /* A content type the client does not know, and bob with a new identity
+   * (reinstalled, or someone else under his name). */
+  {
+    struct fuzz_party bob2;
+
+    fuzz_mem_copy (bob.mem, snapshot[1]);
+    fuzz_reseed ("initiator-gen", enc_step++);
+    if (sc_e2e_encrypt (bob.e2e, "alice", 42, (const uint8_t *) "?", 1, &m[0],
+                        &ml[0]) != SC_OK)
+      fuzz_fail ("seed: bob cannot encrypt");
+    fuzz_party_init (&bob2, "bob", "initiator-reinstalled");
+    fuzz_reseed ("initiator-gen", enc_step++);
+    fuzz_party_bundle (&alice, 2, 1, &bundle);
+    if (sc_e2e_start_session (bob2.e2e, "alice", &bundle, FUZZ_NOW_MS) != SC_OK)
+      fuzz_fail ("seed: the new bob cannot start");
+    body_from (&bob2, "new phone", &m[1], &ml[1]);
+    fuzz_party_clear (&bob2);
+    gen_start (&g, 0);
+    login (&g, true);
+    deliver (&g, 1, "bob", m[0], ml[0]);
+    deliver (&g, 2, "bob", m[1], ml[1]);
+    gen_app (&g, APP_SEND, 0, "is that you?");
+    gen_end (&g, "messages-new-identity", NULL);
+    free (m[0]);
+    free (m[1]);
+  }
 }
 
 static void
