@@ -75,6 +75,7 @@ struct run
   int64_t now;
   unsigned closed_calls;
   bool key_offered;
+  bool key_refused;
   /* For the seed generator: what the ops fed the client, and the last
    * message the client sent. */
   struct fuzz_buf *fed;
@@ -94,7 +95,8 @@ verify_server_key_cb (void *ud, const uint8_t pub[32], const char *fp)
   FUZZ_CHECK (sc_fingerprint (pub, want) == SC_OK);
   FUZZ_CHECK (strcmp (fp, want) == 0);
   FUZZ_CHECK (strcmp (sc_client_server_fingerprint (r->c), fp) == 0);
-  return memcmp (pub, server_pub, 32) == 0 ? 0 : -1;
+  r->key_refused = memcmp (pub, server_pub, 32) != 0;
+  return r->key_refused ? -1 : 0;
 }
 
 static void
@@ -292,6 +294,9 @@ drain (struct run *r)
 
   p = sc_client_pending (r->c, &len);
   FUZZ_CHECK (len <= SC_CLIENT_OUT_MAX);
+  /* A refused server key ends everything before the login leaves. */
+  if (r->key_refused)
+    FUZZ_CHECK (sc_client_state (r->c) == SC_CLIENT_CLOSED && len == 0);
   if (len == 0)
     return;
   if (r->srv == NULL || !sc_channel_established (r->srv))
