@@ -5,6 +5,7 @@
 #include <glib/gstdio.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/types.h>
 
 /* A port lost to another test between picking and binding is tried
  * again with another one. */
@@ -549,18 +550,54 @@ sc_test_server_kill (ScTestServer *server)
     g_main_context_iteration (NULL, TRUE);
 }
 
+/* The server's state letter in /proc/PID/stat ('T' when stopped), or 0. */
+static char
+proc_state (pid_t pid)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%d/stat", (int) pid);
+  g_autofree char *text = NULL;
+  const char *p;
+
+  if (!g_file_get_contents (path, &text, NULL, NULL))
+    return 0;
+  /* "PID (COMM) S ...": COMM may hold spaces and parentheses. */
+  p = strrchr (text, ')');
+  return p != NULL && p[1] == ' ' ? p[2] : 0;
+}
+
+/* g_subprocess_send_signal only hands the signal to GLib's worker thread,
+ * so a request the client writes right after "pause" could still be
+ * served: send it now, and for SIGSTOP wait (2 s at most) until the
+ * kernel shows the server stopped. */
+static void
+send_signal_now (ScTestServer *server, int sig)
+{
+  const char *id;
+  pid_t pid;
+
+  if (!sc_test_server_is_running (server))
+    return;
+  id = g_subprocess_get_identifier (server->proc);
+  if (id == NULL)
+    return;
+  pid = (pid_t) g_ascii_strtoll (id, NULL, 10);
+  if (pid <= 0 || kill (pid, sig) != 0)
+    return;
+  if (sig == SIGSTOP)
+    for (int i = 0; i < 2000 && proc_state (pid) != 'T'; i++)
+      g_usleep (1000);
+}
+
 void
 sc_test_server_pause (ScTestServer *server)
 {
-  if (sc_test_server_is_running (server))
-    g_subprocess_send_signal (server->proc, SIGSTOP);
+  send_signal_now (server, SIGSTOP);
 }
 
 void
 sc_test_server_resume (ScTestServer *server)
 {
-  if (sc_test_server_is_running (server))
-    g_subprocess_send_signal (server->proc, SIGCONT);
+  send_signal_now (server, SIGCONT);
 }
 
 const char *
