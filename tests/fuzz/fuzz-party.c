@@ -206,9 +206,14 @@ fuzz_mem_set (struct fuzz_mem *m,
               const uint8_t *data,
               size_t len)
 {
+  struct record *r;
+
   if (mem_store_cb (m, name, data, len) != SC_OK)
     fuzz_fail ("out of memory");
-  mem_find (m, name)->written = false;
+  r = mem_find (m, name);
+  if (r == NULL)
+    fuzz_fail ("record %s vanished", name);
+  r->written = false;
 }
 
 void
