@@ -5,6 +5,12 @@
  * scope. */
 #include "securechat/crypto.h"
 
+#ifdef SC_NOISE_TESTING
+#include <stdbool.h>
+
+#include "securechat/crypto-testing.h"
+#endif
+
 #include <limits.h>
 #include <string.h>
 
@@ -17,6 +23,62 @@
 
 #include "securechat/error.h"
 
+#ifdef SC_NOISE_TESTING
+/* The deterministic stream of sc_random_testing_seed. */
+static struct
+{
+  bool on;
+  uint8_t seed[SC_SHA256_LEN];
+  uint64_t counter;
+  uint8_t block[SC_SHA256_LEN];
+  size_t used; /* bytes of block already handed out */
+} fixed_random;
+
+void
+sc_random_testing_seed (const uint8_t *seed, size_t seed_len)
+{
+  memset (&fixed_random, 0, sizeof fixed_random);
+  if (seed == NULL)
+    return;
+  /* Any seed length: its hash keys the stream. */
+  if (sc_sha256 (seed, seed_len, fixed_random.seed) != SC_OK)
+    return;
+  fixed_random.used = sizeof fixed_random.block;
+  fixed_random.on = true;
+}
+
+static int
+fixed_random_bytes (uint8_t *out, size_t len)
+{
+  while (len > 0)
+    {
+      size_t n;
+
+      if (fixed_random.used == sizeof fixed_random.block)
+        {
+          uint8_t in[SC_SHA256_LEN + 8];
+
+          memcpy (in, fixed_random.seed, SC_SHA256_LEN);
+          for (int i = 0; i < 8; i++)
+            in[SC_SHA256_LEN + i] =
+                (uint8_t) (fixed_random.counter >> (56 - 8 * i));
+          fixed_random.counter++;
+          if (sc_sha256 (in, sizeof in, fixed_random.block) != SC_OK)
+            return SC_ERR_CRYPTO;
+          fixed_random.used = 0;
+        }
+      n = sizeof fixed_random.block - fixed_random.used;
+      if (n > len)
+        n = len;
+      memcpy (out, fixed_random.block + fixed_random.used, n);
+      fixed_random.used += n;
+      out += n;
+      len -= n;
+    }
+  return SC_OK;
+}
+#endif
+
 int
 sc_random (void *buf, size_t len)
 {
@@ -26,6 +88,10 @@ sc_random (void *buf, size_t len)
     return SC_ERR_INVALID;
   if (len > INT_MAX)
     return SC_ERR_TOO_LARGE;
+#ifdef SC_NOISE_TESTING
+  if (fixed_random.on)
+    return fixed_random_bytes (buf, len);
+#endif
   if (RAND_bytes (buf, (int) len) != 1)
     return SC_ERR_CRYPTO;
   return SC_OK;

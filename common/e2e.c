@@ -1585,6 +1585,10 @@ decrypt_stored (struct sc_e2e *e,
   int rc;
 
   rc = try_sessions (ss, want_ek, msg, msg_len, prefix_len, &pt, &pt_len, &idx);
+  /* A plaintext without even a content type is refused before anything
+   * is stored: a failed decryption changes nothing. */
+  if (rc == SC_OK && pt_len < 1)
+    rc = SC_ERR_PROTOCOL;
   if (rc == SC_OK)
     {
       sessions_promote (ss, idx);

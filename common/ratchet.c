@@ -535,15 +535,46 @@ pending_alloc (struct sc_ratchet *r, struct pending *p, size_t cap)
   return sk_reserve (r);
 }
 
+/* Whether the store holds any key of chain dh. */
+static bool
+sk_has_chain (const struct sc_ratchet *r, const uint8_t dh[KEY_LEN])
+{
+  for (size_t i = 0; i < r->sk_count; i++)
+    if (memcmp (sk_at (r, i)->dh, dh, KEY_LEN) == 0)
+      return true;
+  return false;
+}
+
 static void
 pending_commit (struct sc_ratchet *r, const struct pending *p)
 {
   /* Only the newest SC_DR_MAX_STORED_KEYS can survive the FIFO anyway. */
   size_t first =
       p->count > SC_DR_MAX_STORED_KEYS ? p->count - SC_DR_MAX_STORED_KEYS : 0;
+  const uint8_t *chain = NULL;
+  bool stale = false;
 
   for (size_t i = first; i < p->count; i++)
-    sk_push (r, &p->keys[i]);
+    {
+      /* A peer may come back to a ratchet key of a chain we no longer
+       * remember but still hold skipped keys of: its new keys replace
+       * those, so that the store never has two keys for one (DH, N) (the
+       * serializer's one encoding per state). The keys come grouped by
+       * chain, so each chain is looked for once. */
+      if (chain == NULL || memcmp (chain, p->keys[i].dh, KEY_LEN) != 0)
+        {
+          chain = p->keys[i].dh;
+          stale = sk_has_chain (r, chain);
+        }
+      if (stale)
+        {
+          long at = sk_find (r, p->keys[i].dh, p->keys[i].n);
+
+          if (at >= 0)
+            sk_remove (r, (size_t) at);
+        }
+      sk_push (r, &p->keys[i]);
+    }
 }
 
 /* ---- State --------------------------------------------------------------- */

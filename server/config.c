@@ -333,37 +333,19 @@ read_line (FILE *f, char *buf, size_t cap)
   return 1;
 }
 
-int
-config_load (const char *path,
-             int optional,
-             struct config *cfg,
-             char *err,
-             size_t err_cap)
+/* The lines of f, applied to a copy of *cfg that replaces it only when
+ * every line was good. shown_path names the file in messages. */
+static int
+parse_stream (FILE *f,
+              const char *shown_path,
+              struct config *cfg,
+              char *err,
+              size_t err_cap)
 {
   char line[CONFIG_LINE_MAX + 1];
-  char shown_path[256];
   bool seen[N_KEYS] = { false };
   struct config tmp;
   unsigned long lineno = 0;
-  FILE *f;
-  int ret = -1;
-
-  if (path == NULL || cfg == NULL)
-    {
-      util_set_err (err, err_cap, "internal error: missing argument");
-      return -1;
-    }
-  log_escape (path, strlen (path), shown_path, sizeof shown_path);
-
-  f = fopen (path, "re");
-  if (f == NULL)
-    {
-      if (errno == ENOENT && optional)
-        return 0;
-      util_set_err (err, err_cap, "%s: cannot open: %s", shown_path,
-                    strerror (errno));
-      return -1;
-    }
 
   tmp = *cfg;
   for (;;)
@@ -381,19 +363,19 @@ config_load (const char *path,
         {
           util_set_err (err, err_cap, "%s:%lu: read error: %s", shown_path,
                         lineno, strerror (errno));
-          goto out;
+          return -1;
         }
       if (rc == -1)
         {
           util_set_err (err, err_cap, "%s:%lu: line longer than %d bytes",
                         shown_path, lineno, CONFIG_LINE_MAX);
-          goto out;
+          return -1;
         }
       if (rc == -2)
         {
           util_set_err (err, err_cap, "%s:%lu: NUL byte in line", shown_path,
                         lineno);
-          goto out;
+          return -1;
         }
 
       p = strchr (line, '#');
@@ -408,7 +390,7 @@ config_load (const char *path,
         {
           util_set_err (err, err_cap, "%s:%lu: expected \"key = value\"",
                         shown_path, lineno);
-          goto out;
+          return -1;
         }
       *eq = '\0';
       key = trim (p);
@@ -417,32 +399,94 @@ config_load (const char *path,
         {
           util_set_err (err, err_cap, "%s:%lu: missing key before '='",
                         shown_path, lineno);
-          goto out;
+          return -1;
         }
       if (*value == '\0')
         {
           util_set_err (err, err_cap, "%s:%lu: %s: missing value", shown_path,
                         lineno, log_escape (key, strlen (key), msg, 128));
-          goto out;
+          return -1;
         }
       k = find_key (key);
       if (k != NULL && seen[k - config_keys])
         {
           util_set_err (err, err_cap, "%s:%lu: duplicate key \"%s\"",
                         shown_path, lineno, k->name);
-          goto out;
+          return -1;
         }
       if (config_set (&tmp, key, value, msg, sizeof msg) != 0)
         {
           util_set_err (err, err_cap, "%s:%lu: %s", shown_path, lineno, msg);
-          goto out;
+          return -1;
         }
       seen[k - config_keys] = true;
     }
 
   *cfg = tmp;
-  ret = 0;
-out:
+  return 0;
+}
+
+int
+config_load (const char *path,
+             int optional,
+             struct config *cfg,
+             char *err,
+             size_t err_cap)
+{
+  char shown_path[256];
+  FILE *f;
+  int ret;
+
+  if (path == NULL || cfg == NULL)
+    {
+      util_set_err (err, err_cap, "internal error: missing argument");
+      return -1;
+    }
+  log_escape (path, strlen (path), shown_path, sizeof shown_path);
+
+  f = fopen (path, "re");
+  if (f == NULL)
+    {
+      if (errno == ENOENT && optional)
+        return 0;
+      util_set_err (err, err_cap, "%s: cannot open: %s", shown_path,
+                    strerror (errno));
+      return -1;
+    }
+  ret = parse_stream (f, shown_path, cfg, err, err_cap);
+  fclose (f);
+  return ret;
+}
+
+int
+config_parse (const char *name,
+              const char *text,
+              size_t len,
+              struct config *cfg,
+              char *err,
+              size_t err_cap)
+{
+  static char empty[1];
+  char shown_path[256];
+  FILE *f;
+  int ret;
+
+  if (name == NULL || (text == NULL && len > 0) || cfg == NULL)
+    {
+      util_set_err (err, err_cap, "internal error: missing argument");
+      return -1;
+    }
+  log_escape (name, strlen (name), shown_path, sizeof shown_path);
+  /* A read-only memory stream: the very line reader config_load uses,
+   * NUL bytes and all. */
+  f = fmemopen (len > 0 ? (void *) text : empty, len, "r");
+  if (f == NULL)
+    {
+      util_set_err (err, err_cap, "%s: cannot read: %s", shown_path,
+                    strerror (errno));
+      return -1;
+    }
+  ret = parse_stream (f, shown_path, cfg, err, err_cap);
   fclose (f);
   return ret;
 }

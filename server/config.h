@@ -35,6 +35,14 @@ int config_load (const char *path,
                  struct config *cfg,
                  char *err,
                  size_t err_cap);
+/* The same parser over text already in memory (a file's contents); name
+ * stands for the file in error messages. */
+int config_parse (const char *name,
+                  const char *text,
+                  size_t len,
+                  struct config *cfg,
+                  char *err,
+                  size_t err_cap);
 /* Checks the settings against each other (auth_backoff_ms <=
  * auth_backoff_max_ms; output_buffer_max >= max_frame + 2). Call it once
  * every source has been applied. */

@@ -28,6 +28,7 @@
 
 #include "log.h"
 #include "util.h"
+#include "securechat/crypto.h"
 #include "securechat/msg.h"
 
 /* Far beyond any real user list; a bound on what a corrupt file costs. */
@@ -90,6 +91,102 @@ shown_path (const struct store *st, char *buf, size_t cap)
   return log_escape (st->path, strlen (st->path), buf, cap);
 }
 
+/* Parses the text of a credentials file; *root_out is a JSON object on
+ * success. shown names the file in messages. */
+static int
+parse_text (const char *shown,
+            const char *text,
+            size_t len,
+            json_t **root_out,
+            char *err,
+            size_t err_cap)
+{
+  char msg[256];
+  json_error_t jerr;
+  json_t *root;
+
+  *root_out = NULL;
+  root = json_loadb (text, len, JSON_REJECT_DUPLICATES, &jerr);
+  if (root == NULL)
+    {
+      /* jansson may quote the token it stopped at ("... near '...'"),
+       * which can be a hash: the position says where to look. */
+      const char *near = strstr (jerr.text, " near '");
+      size_t n =
+          near != NULL ? (size_t) (near - jerr.text) : strlen (jerr.text);
+
+      util_set_err (err, err_cap, "%s:%d:%d: %s", shown, jerr.line, jerr.column,
+                    log_escape (jerr.text, n, msg, sizeof msg));
+      return -1;
+    }
+  if (!json_is_object (root))
+    {
+      util_set_err (err, err_cap,
+                    "%s: the top level must be a JSON object of user -> hash",
+                    shown);
+      json_decref (root);
+      return -1;
+    }
+  *root_out = root;
+  return 0;
+}
+
+/* Reads all of fd (a regular file of size bytes when it was opened, at
+ * most STORE_MAX_SIZE) into a malloc'd buffer. */
+static int
+read_all (int fd, off_t size, char **out, size_t *out_len)
+{
+  size_t cap = (size_t) size + 1, len = 0;
+  char *buf = malloc (cap);
+
+  *out = NULL;
+  *out_len = 0;
+  if (buf == NULL)
+    return -1;
+  for (;;)
+    {
+      ssize_t n;
+
+      if (len == cap)
+        {
+          /* The file grew since fstat: follow it up to the limit. */
+          size_t grown =
+              cap * 2 > STORE_MAX_SIZE + 1 ? STORE_MAX_SIZE + 1 : cap * 2;
+          char *p;
+
+          if (grown <= cap)
+            {
+              errno = EFBIG;
+              goto fail;
+            }
+          p = malloc (grown);
+          if (p == NULL)
+            goto fail;
+          memcpy (p, buf, len);
+          sc_wipe (buf, len);
+          free (buf);
+          buf = p;
+          cap = grown;
+        }
+      n = read (fd, buf + len, cap - len);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0)
+        goto fail;
+      if (n == 0)
+        break;
+      len += (size_t) n;
+    }
+  *out = buf;
+  *out_len = len;
+  return 0;
+
+fail:
+  sc_wipe (buf, len);
+  free (buf);
+  return -1;
+}
+
 /* Reads and parses path; *root_out is a JSON object on success. */
 static int
 load_file (const char *path,
@@ -98,11 +195,11 @@ load_file (const char *path,
            char *err,
            size_t err_cap)
 {
-  char shown[256], text[256];
-  json_error_t jerr;
+  char shown[256];
   struct stat sb;
-  json_t *root;
-  int fd;
+  char *text = NULL;
+  size_t len = 0;
+  int fd, rc;
 
   *root_out = NULL;
   log_escape (path, strlen (path), shown, sizeof shown);
@@ -133,30 +230,24 @@ load_file (const char *path,
       close (fd);
       return -1;
     }
-
-  root = json_loadfd (fd, JSON_REJECT_DUPLICATES, &jerr);
+  if (read_all (fd, sb.st_size, &text, &len) != 0)
+    {
+      if (errno == EFBIG)
+        util_set_err (err, err_cap, "%s is too large (limit %d bytes)", shown,
+                      STORE_MAX_SIZE);
+      else
+        util_set_err (err, err_cap, "cannot read %s: %s", shown,
+                      strerror (errno));
+      close (fd);
+      return -1;
+    }
   close (fd);
-  if (root == NULL)
-    {
-      /* jansson may quote the token it stopped at ("... near '...'"),
-       * which can be a hash: the position says where to look. */
-      const char *near = strstr (jerr.text, " near '");
-      size_t len =
-          near != NULL ? (size_t) (near - jerr.text) : strlen (jerr.text);
 
-      util_set_err (err, err_cap, "%s:%d:%d: %s", shown, jerr.line, jerr.column,
-                    log_escape (jerr.text, len, text, sizeof text));
-      return -1;
-    }
-  if (!json_is_object (root))
-    {
-      util_set_err (err, err_cap,
-                    "%s: the top level must be a JSON object of user -> hash",
-                    shown);
-      json_decref (root);
-      return -1;
-    }
-  *root_out = root;
+  rc = parse_text (shown, text, len, root_out, err, err_cap);
+  sc_wipe (text, len);
+  free (text);
+  if (rc != 0)
+    return -1;
   file_id_from_stat (id, &sb);
   return 0;
 }
@@ -311,6 +402,44 @@ store_open (const char *path, struct store **out, char *err, size_t err_cap)
   return 0;
 }
 
+int
+store_parse (const char *name,
+             const char *text,
+             size_t len,
+             struct store **out,
+             char *err,
+             size_t err_cap)
+{
+  struct store_file_id id;
+  struct store *st;
+  char shown[256];
+  json_t *root;
+
+  if (out != NULL)
+    *out = NULL;
+  if (name == NULL || out == NULL || (text == NULL && len > 0))
+    {
+      util_set_err (err, err_cap, "internal error: missing argument");
+      return -1;
+    }
+  st = calloc (1, sizeof *st);
+  if (st == NULL)
+    {
+      util_set_err (err, err_cap, "out of memory");
+      return -1;
+    }
+  log_escape (name, strlen (name), shown, sizeof shown);
+  memset (&id, 0, sizeof id);
+  if (parse_text (shown, len > 0 ? text : "", len, &root, err, err_cap) != 0 ||
+      store_adopt (st, root, &id, err, err_cap) != 0)
+    {
+      store_free (st);
+      return -1;
+    }
+  *out = st;
+  return 0;
+}
+
 void
 store_free (struct store *st)
 {
@@ -330,7 +459,7 @@ store_reload (struct store *st, char *err, size_t err_cap)
   struct store_file_id id;
   json_t *root;
 
-  if (st == NULL)
+  if (st == NULL || st->path == NULL)
     {
       util_set_err (err, err_cap, "internal error: missing argument");
       return -1;
@@ -349,7 +478,7 @@ store_refresh (struct store *st, bool *reloaded, char *err, size_t err_cap)
 
   if (reloaded != NULL)
     *reloaded = false;
-  if (st == NULL)
+  if (st == NULL || st->path == NULL)
     {
       util_set_err (err, err_cap, "internal error: missing argument");
       return -1;
@@ -570,7 +699,7 @@ store_modify (struct store *st,
   json_t *root = NULL, *cur;
   int lock_fd = -1, ret = -1;
 
-  if (st == NULL || user == NULL)
+  if (st == NULL || st->path == NULL || user == NULL)
     {
       util_set_err (err, err_cap, "internal error: missing argument");
       return -1;

@@ -18,6 +18,16 @@ struct store;
 /* Loads path; a missing file is an error (init creates it). */
 int
 store_open (const char *path, struct store **out, char *err, size_t err_cap);
+/* Parses the contents of a credentials file, as store_open does once it
+ * has read the file; name stands for the file in error messages. The
+ * result answers lookups and listings but has no file behind it:
+ * store_refresh, store_reload and store_modify refuse it. */
+int store_parse (const char *name,
+                 const char *text,
+                 size_t len,
+                 struct store **out,
+                 char *err,
+                 size_t err_cap);
 void store_free (struct store *st);
 
 /* Re-reads the file when its inode, size or mtime changed since the last

@@ -6,6 +6,7 @@
 #include <jansson.h>
 #include <string.h>
 
+#include "securechat/crypto-testing.h"
 #include "securechat/crypto.h"
 #include "securechat/error.h"
 #include "vectors.h"
@@ -855,6 +856,40 @@ test_memeq_wipe_random (void)
   sc_wipe (NULL, 16);
 }
 
+/* The fuzz harnesses' fixed random stream: the same seed gives the same
+ * bytes however they are asked for, and NULL goes back to the CSPRNG. */
+static void
+test_random_testing_seed (void)
+{
+  static const guint8 seed[] = "seed";
+  guint8 a[100], b[100], c[100];
+  guint8 block[SC_SHA256_LEN];
+  guint8 in[SC_SHA256_LEN + 8] = { 0 };
+
+  sc_random_testing_seed (seed, sizeof seed - 1);
+  g_assert_cmpint (sc_random (a, sizeof a), ==, SC_OK);
+  sc_random_testing_seed (seed, sizeof seed - 1);
+  g_assert_cmpint (sc_random (b, 1), ==, SC_OK);
+  g_assert_cmpint (sc_random (b + 1, 40), ==, SC_OK);
+  g_assert_cmpint (sc_random (b + 41, sizeof b - 41), ==, SC_OK);
+  g_assert_cmpmem (a, sizeof a, b, sizeof b);
+
+  /* Block 0 is SHA-256(SHA-256(seed) || BE64 0). */
+  g_assert_cmpint (sc_sha256 (seed, sizeof seed - 1, in), ==, SC_OK);
+  g_assert_cmpint (sc_sha256 (in, sizeof in, block), ==, SC_OK);
+  g_assert_cmpmem (a, sizeof block, block, sizeof block);
+
+  sc_random_testing_seed ((const guint8 *) "other", 5);
+  g_assert_cmpint (sc_random (c, sizeof c), ==, SC_OK);
+  g_assert_false (sc_memeq (a, c, sizeof a));
+
+  sc_random_testing_seed (NULL, 0);
+  g_assert_cmpint (sc_random (b, sizeof b), ==, SC_OK);
+  g_assert_false (sc_memeq (a, b, sizeof a));
+  g_assert_cmpint (sc_random (c, sizeof c), ==, SC_OK);
+  g_assert_false (sc_memeq (b, c, sizeof b));
+}
+
 static const AeadFile aes_gcm = { "aes_gcm_test.json", SC_AEAD_AES256GCM, 39,
                                   27 };
 static const AeadFile chacha = { "chacha20_poly1305_test.json",
@@ -887,5 +922,7 @@ main (int argc, char **argv)
   g_test_add_func ("/common/crypto/aes-cbc/roundtrip", test_aes_cbc_roundtrip);
   g_test_add_func ("/common/crypto/aes-cbc/bad", test_aes_cbc_bad);
   g_test_add_func ("/common/crypto/memeq-wipe-random", test_memeq_wipe_random);
+  g_test_add_func ("/common/crypto/random/testing-seed",
+                   test_random_testing_seed);
   return g_test_run ();
 }

@@ -1390,6 +1390,72 @@ test_bad_bundles (void)
   party_clear (&b);
 }
 
+/* a's next NORMAL message to b with an empty plaintext, which
+ * sc_e2e_encrypt never makes (it always has a content type): made with
+ * the ratchet of a's current session record (version, count, then peer
+ * identity 64, flags 1, EK_A 32, spk_id 4, opk_id 4, BE32 length, the
+ * ratchet state), whose stored state moves on as it would. */
+static GBytes *
+enc_empty_plaintext (struct party *a, const char *peer)
+{
+  static const uint8_t prefix[2] = { SC_E2E_VERSION, SC_E2E_KIND_NORMAL };
+  const size_t off = 2 + 64 + 1 + 32 + 4 + 4;
+  char *name = g_strdup_printf ("session/%s", peer);
+  GByteArray *rec = mem_get (a->m, name);
+  struct sc_ratchet *r = NULL;
+  uint8_t *msg = NULL, *ser = NULL;
+  size_t msg_len = 0, ser_len = 0, rlen;
+
+  g_assert_nonnull (rec);
+  g_assert_cmpuint (rec->len, >=, off + 4);
+  rlen = (size_t) rec->data[off] << 24 | (size_t) rec->data[off + 1] << 16 |
+         (size_t) rec->data[off + 2] << 8 | rec->data[off + 3];
+  g_assert_cmpuint (rlen, <=, rec->len - off - 4);
+  g_assert_cmpint (sc_ratchet_deserialize (sc_dr_labels_default (),
+                                           rec->data + off + 4, rlen, &r),
+                   ==, SC_OK);
+  g_assert_cmpint (
+      sc_ratchet_encrypt (r, prefix, sizeof prefix, NULL, 0, &msg, &msg_len),
+      ==, SC_OK);
+  g_assert_cmpint (sc_ratchet_serialize (r, &ser, &ser_len), ==, SC_OK);
+  g_assert_cmpuint (ser_len, ==, rlen);
+  memcpy (rec->data + off + 4, ser, ser_len);
+  sc_ratchet_free (r);
+  free (ser);
+  g_free (name);
+  return g_bytes_new_take (msg, msg_len);
+}
+
+/* A message without even a content type is a protocol error, and like
+ * every failed decryption it changes nothing stored (found by the
+ * fuzz-e2e harness: the session used to be stored first). */
+static void
+test_empty_plaintext (void)
+{
+  struct party a, b;
+  GByteArray *rec, *before = g_byte_array_new ();
+  GBytes *empty, *next;
+
+  pair_init (&a, &b);
+  empty = enc_empty_plaintext (&a, "bob");
+  next = enc (&a, &b, "next");
+  rec = mem_get (b.m, "session/alice");
+  g_byte_array_append (before, rec->data, rec->len);
+  g_assert_cmpint (dec_raw (&b, &a, empty, T0, NULL, NULL), ==,
+                   SC_ERR_PROTOCOL);
+  rec = mem_get (b.m, "session/alice");
+  g_assert_cmpmem (rec->data, rec->len, before->data, before->len);
+  /* Again: still refused the same way, not taken for a duplicate. */
+  g_assert_cmpint (dec_raw (&b, &a, empty, T0, NULL, NULL), ==,
+                   SC_ERR_PROTOCOL);
+  g_assert_cmpuint (dec (&b, &a, next, "next"), ==, 0);
+  g_bytes_unref (empty);
+  g_bytes_unref (next);
+  g_byte_array_unref (before);
+  party_clear (&a);
+  party_clear (&b);
+}
+
 static void
 test_content (void)
 {
@@ -1615,6 +1681,7 @@ main (int argc, char **argv)
   g_test_add_func ("/common/e2e/session/persist-before-send",
                    test_persist_before_send);
   g_test_add_func ("/common/e2e/session/content", test_content);
+  g_test_add_func ("/common/e2e/session/empty-plaintext", test_empty_plaintext);
   g_test_add_func ("/common/e2e/replay/prekey", test_replay_prekey);
   g_test_add_func ("/common/e2e/identity/forged-prekey-rejected",
                    test_forged_prekey_rejected);

@@ -8,6 +8,7 @@
 #include <glib.h>
 #include <string.h>
 
+#include "securechat/crypto-testing.h"
 #include "securechat/error.h"
 #include "securechat/ratchet-testing.h"
 #include "securechat/ratchet.h"
@@ -937,6 +938,75 @@ test_restart (void)
   pair_clear (&p);
 }
 
+/* Bob replies and alice reads it, drawing her next ratchet key from a
+ * stream seeded with seed (NULL: the CSPRNG). */
+static void
+step_alice (Pair *p, guint tag, const char *seed)
+{
+  Msg b;
+
+  send_text (p->bob, B (tag), &b);
+  if (seed != NULL)
+    sc_random_testing_seed ((const guint8 *) seed, strlen (seed));
+  recv_ok (p->alice, &b);
+  sc_random_testing_seed (NULL, 0);
+  msg_clear (&b);
+}
+
+/* A peer that comes back to one of its old ratchet keys once bob has
+ * forgotten that chain (more than OLD_CHAINS steps ago) while he still
+ * holds a skipped key of it: the new chain's key takes the stale one's
+ * place, and bob's state still loads. Found by the fuzz-ratchet harness:
+ * the store held two keys for one (DH, N), which the deserializer
+ * rightly refuses, so the session could no longer be loaded. */
+static void
+test_reused_ratchet_key (void)
+{
+  static const char seed[] = "the same ratchet key twice";
+  Pair p;
+  Msg m, a0, a1, x0, x1;
+  guint tag = 1;
+
+  pair_init (&p);
+  send_text (p.alice, A (0), &m);
+  recv_ok (p.bob, &m);
+  msg_clear (&m);
+  step_alice (&p, tag++, seed);
+  send_text (p.alice, A (tag++), &a0);
+  send_text (p.alice, A (tag++), &a1);
+  recv_ok (p.bob, &a1);
+  g_assert_cmpuint (sc_ratchet_stored_keys (p.bob), ==, 1);
+
+  /* Enough steps each way for bob to forget that chain. */
+  for (guint i = 0; i < OLD_CHAINS + 1; i++)
+    {
+      step_alice (&p, tag++, NULL);
+      send_text (p.alice, A (tag++), &m);
+      recv_ok (p.bob, &m);
+      msg_clear (&m);
+    }
+  g_assert_cmpuint (sc_ratchet_stored_keys (p.bob), ==, 1);
+
+  /* alice's next key is the one of a0 and a1 again. */
+  step_alice (&p, tag++, seed);
+  send_text (p.alice, A (tag++), &x0);
+  send_text (p.alice, A (tag++), &x1);
+  g_assert_cmpmem (x0.data, 32, a0.data, 32);
+  recv_ok (p.bob, &x1);
+  g_assert_cmpuint (sc_ratchet_stored_keys (p.bob), ==, 1);
+  p.bob = restart (p.bob);
+  recv_ok (p.bob, &x0);
+  g_assert_cmpuint (sc_ratchet_stored_keys (p.bob), ==, 0);
+  recv_fail (p.bob, &a0, 0);
+  p.bob = restart (p.bob);
+
+  msg_clear (&a0);
+  msg_clear (&a1);
+  msg_clear (&x0);
+  msg_clear (&x1);
+  pair_clear (&p);
+}
+
 static int
 deser (const guint8 *buf, gsize len)
 {
@@ -1533,6 +1603,8 @@ main (int argc, char **argv)
   g_test_add_func ("/common/ratchet/low-order-dh", test_low_order_dh);
   g_test_add_func ("/common/ratchet/ad-binding", test_ad_binding);
   g_test_add_func ("/common/ratchet/restart", test_restart);
+  g_test_add_func ("/common/ratchet/reused-ratchet-key",
+                   test_reused_ratchet_key);
   g_test_add_func ("/common/ratchet/deserialize-strict",
                    test_deserialize_strict);
   g_test_add_func ("/common/ratchet/interaction", test_interaction);

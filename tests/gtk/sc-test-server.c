@@ -5,8 +5,7 @@
 #include <glib/gstdio.h>
 #include <signal.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <unistd.h>
+#include <sys/types.h>
 
 /* A port lost to another test between picking and binding is tried
  * again with another one. */
@@ -103,27 +102,6 @@ program (const char *var, GError **error)
   return path;
 }
 
-/* In the child, before exec: a test that aborts halfway must not leave
- * its servers and clients running. */
-static void
-die_with_parent (gpointer parent_pid)
-{
-  prctl (PR_SET_PDEATHSIG, SIGKILL);
-  /* The parent may have died before prctl. */
-  if (getppid () != (pid_t) GPOINTER_TO_INT (parent_pid))
-    _exit (127);
-}
-
-static GSubprocessLauncher *
-launcher_new (GSubprocessFlags flags)
-{
-  GSubprocessLauncher *l = g_subprocess_launcher_new (flags);
-
-  g_subprocess_launcher_set_child_setup (
-      l, die_with_parent, GINT_TO_POINTER ((int) getpid ()), NULL);
-  return l;
-}
-
 /* ---- running a program to its end ---- */
 
 typedef struct
@@ -163,16 +141,17 @@ run_to_end (const char *const *argv,
             char **err,
             GError **error)
 {
-  g_autoptr (GSubprocessLauncher) launcher = launcher_new (
-      G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_PIPE |
-      G_SUBPROCESS_FLAGS_STDERR_PIPE);
   g_autoptr (GSubprocess) proc = NULL;
   g_autoptr (GBytes) in = NULL;
   g_autoptr (GCancellable) cancel = g_cancellable_new ();
   Communicate c = { 0 };
   int status = -1;
 
-  proc = g_subprocess_launcher_spawnv (launcher, argv, error);
+  proc = g_subprocess_newv (argv,
+                            G_SUBPROCESS_FLAGS_STDIN_PIPE |
+                                G_SUBPROCESS_FLAGS_STDOUT_PIPE |
+                                G_SUBPROCESS_FLAGS_STDERR_PIPE,
+                            error);
   if (proc == NULL)
     return -1;
   /* With a stdin pipe, communicating needs something (maybe nothing)
@@ -443,8 +422,8 @@ start_once (ScTestServer *server, gboolean *retry, GError **error)
   argv[5] = server->address;
   argv[6] = NULL;
 
-  launcher = launcher_new (G_SUBPROCESS_FLAGS_STDIN_PIPE |
-                           G_SUBPROCESS_FLAGS_STDOUT_SILENCE);
+  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDIN_PIPE |
+                                        G_SUBPROCESS_FLAGS_STDOUT_SILENCE);
   g_subprocess_launcher_set_stderr_file_path (launcher, server->log_path);
   g_clear_object (&server->proc);
   server->exited = FALSE;
@@ -571,39 +550,54 @@ sc_test_server_kill (ScTestServer *server)
     g_main_context_iteration (NULL, TRUE);
 }
 
-void
-sc_test_server_pause (ScTestServer *server)
+/* The server's state letter in /proc/PID/stat ('T' when stopped), or 0. */
+static char
+proc_state (pid_t pid)
 {
-  g_autofree char *stat_path = NULL;
-  gint64 end;
+  g_autofree char *path = g_strdup_printf ("/proc/%d/stat", (int) pid);
+  g_autofree char *text = NULL;
+  const char *p;
+
+  if (!g_file_get_contents (path, &text, NULL, NULL))
+    return 0;
+  /* "PID (COMM) S ...": COMM may hold spaces and parentheses. */
+  p = strrchr (text, ')');
+  return p != NULL && p[1] == ' ' ? p[2] : 0;
+}
+
+/* g_subprocess_send_signal only hands the signal to GLib's worker thread,
+ * so a request the client writes right after "pause" could still be
+ * served: send it now, and for SIGSTOP wait (2 s at most) until the
+ * kernel shows the server stopped. */
+static void
+send_signal_now (ScTestServer *server, int sig)
+{
+  const char *id;
+  pid_t pid;
 
   if (!sc_test_server_is_running (server))
     return;
-  g_subprocess_send_signal (server->proc, SIGSTOP);
-  /* SIGSTOP lands when the kernel gets to it: until /proc says the
-   * process is stopped, it may still answer what a test sends next. */
-  stat_path = g_strdup_printf ("/proc/%s/stat",
-                               g_subprocess_get_identifier (server->proc));
-  end = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
-  while (g_get_monotonic_time () < end)
-    {
-      g_autofree char *stat = NULL;
-      const char *paren;
-
-      if (!g_file_get_contents (stat_path, &stat, NULL, NULL))
-        break;
-      paren = strrchr (stat, ')');
-      if (paren != NULL && (paren[2] == 'T' || paren[2] == 't'))
-        break;
+  id = g_subprocess_get_identifier (server->proc);
+  if (id == NULL)
+    return;
+  pid = (pid_t) g_ascii_strtoll (id, NULL, 10);
+  if (pid <= 0 || kill (pid, sig) != 0)
+    return;
+  if (sig == SIGSTOP)
+    for (int i = 0; i < 2000 && proc_state (pid) != 'T'; i++)
       g_usleep (1000);
-    }
+}
+
+void
+sc_test_server_pause (ScTestServer *server)
+{
+  send_signal_now (server, SIGSTOP);
 }
 
 void
 sc_test_server_resume (ScTestServer *server)
 {
-  if (sc_test_server_is_running (server))
-    g_subprocess_send_signal (server->proc, SIGCONT);
+  send_signal_now (server, SIGCONT);
 }
 
 const char *
@@ -787,9 +781,9 @@ sc_test_cli_spawn (ScTestServer *server,
     g_ptr_array_add (argv, (gpointer) args[i]);
   g_ptr_array_add (argv, NULL);
 
-  launcher = launcher_new (G_SUBPROCESS_FLAGS_STDIN_PIPE |
-                           G_SUBPROCESS_FLAGS_STDOUT_PIPE |
-                           G_SUBPROCESS_FLAGS_STDERR_PIPE);
+  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDIN_PIPE |
+                                        G_SUBPROCESS_FLAGS_STDOUT_PIPE |
+                                        G_SUBPROCESS_FLAGS_STDERR_PIPE);
   g_subprocess_launcher_setenv (launcher, "XDG_CONFIG_HOME", config, TRUE);
   g_subprocess_launcher_setenv (launcher, "XDG_DATA_HOME", data, TRUE);
   proc = g_subprocess_launcher_spawnv (

@@ -21,16 +21,40 @@ write_conf (const char *contents, size_t len)
   return path;
 }
 
+/* config_parse over the same bytes must do exactly what config_load did
+ * with the file: the same result, message and settings. */
+static void
+assert_parse_agrees (const char *path,
+                     const char *contents,
+                     size_t len,
+                     const struct config *before,
+                     int rc_load,
+                     const char *err_load,
+                     const struct config *after)
+{
+  struct config cfg = *before;
+  char err[512];
+
+  memset (err, 0, sizeof err);
+  g_assert_cmpint (config_parse (path, contents, len, &cfg, err, sizeof err),
+                   ==, rc_load);
+  g_assert_cmpstr (err, ==, err_load);
+  g_assert_true (memcmp (&cfg, after, sizeof cfg) == 0);
+}
+
 /* Loads contents; on failure returns the error text (else NULL). */
 static char *
 load_text (const char *contents, struct config *cfg, char **path_out)
 {
   char err[512];
   char *path = write_conf (contents, strlen (contents));
+  struct config before = *cfg;
   int rc;
 
   memset (err, 0, sizeof err);
   rc = config_load (path, 0, cfg, err, sizeof err);
+  assert_parse_agrees (path, contents, strlen (contents), &before, rc, err,
+                       cfg);
   if (path_out != NULL)
     *path_out = path;
   else
@@ -244,11 +268,49 @@ test_nul_byte (void)
   char *path = write_conf (text, sizeof text - 1);
   char *want = g_strdup_printf ("%s:2: NUL byte in line", path);
 
+  struct config def;
+
   config_defaults (&cfg);
+  config_defaults (&def);
   g_assert_cmpint (config_load (path, 0, &cfg, err, sizeof err), ==, -1);
   g_assert_cmpstr (err, ==, want);
+  assert_parse_agrees (path, text, sizeof text - 1, &def, -1, want, &def);
   g_free (want);
   g_free (path);
+}
+
+/* The in-memory parser: empty text is an empty file, the name is only for
+ * messages, and a text without a final newline still ends its last line. */
+static void
+test_parse_memory (void)
+{
+  struct config cfg, def;
+  char err[256] = "";
+
+  config_defaults (&cfg);
+  config_defaults (&def);
+  g_assert_cmpint (config_parse ("x.conf", NULL, 0, &cfg, err, sizeof err), ==,
+                   0);
+  g_assert_cmpint (config_parse ("x.conf", "", 0, &cfg, err, sizeof err), ==,
+                   0);
+  g_assert_true (memcmp (&cfg, &def, sizeof cfg) == 0);
+  g_assert_cmpint (
+      config_parse ("x.conf", "idle_timeout = 12", 17, &cfg, err, sizeof err),
+      ==, 0);
+  g_assert_cmpuint (cfg.idle_timeout, ==, 12);
+  /* len, not a NUL, ends the text. */
+  g_assert_cmpint (config_parse ("x.conf", "idle_timeout = 13 junk", 17, &cfg,
+                                 err, sizeof err),
+                   ==, 0);
+  g_assert_cmpuint (cfg.idle_timeout, ==, 13);
+  g_assert_cmpint (
+      config_parse ("x.conf", "idle_timeout = 0", 16, &cfg, err, sizeof err),
+      ==, -1);
+  g_assert_cmpstr (err, ==,
+                   "x.conf:1: idle_timeout: 0 is out of range (1..86400)");
+  g_assert_cmpuint (cfg.idle_timeout, ==, 13);
+  g_assert_cmpint (config_parse (NULL, "", 0, &cfg, err, sizeof err), ==, -1);
+  g_assert_cmpint (config_parse ("x", NULL, 1, &cfg, err, sizeof err), ==, -1);
 }
 
 static void
@@ -435,6 +497,7 @@ main (int argc, char **argv)
   g_test_add_func ("/server/config/error/long-line", test_long_line);
   g_test_add_func ("/server/config/error/nul-byte", test_nul_byte);
   g_test_add_func ("/server/config/load/missing-file", test_missing_file);
+  g_test_add_func ("/server/config/parse/memory", test_parse_memory);
   g_test_add_func ("/server/config/set", test_set);
   g_test_add_func ("/server/config/validate", test_validate);
   g_test_add_func ("/server/config/hostport", test_hostport);

@@ -186,6 +186,51 @@ test_unusable_kept (struct fixture *f, gconstpointer data)
   store_free (st);
 }
 
+/* store_parse: the loader's parser over text in memory, with lookups and
+ * listings, and no file to refresh or write. */
+static void
+test_parse_memory (struct fixture *f, gconstpointer data)
+{
+  static const char text[] = "{\"zed\": \"h-z\", \"Bad Name\": \"h\", "
+                             "\"alice\": \"h-a\", \"bob\": 5}";
+  struct store *st = NULL;
+  GString *s = g_string_new ("");
+  bool reloaded = true;
+  char err[256] = "";
+
+  (void) data;
+  g_assert_cmpint (
+      store_parse ("mem.json", text, sizeof text - 1, &st, err, sizeof err), ==,
+      0);
+  g_assert_nonnull (st);
+  g_assert_cmpuint (store_count (st), ==, 2);
+  g_assert_cmpuint (store_count_unusable (st), ==, 2);
+  store_foreach (st, collect, s);
+  g_assert_cmpstr (s->str, ==, "alice=h-a;zed=h-z;");
+  g_assert_cmpstr (store_lookup (st, "zed"), ==, "h-z");
+
+  g_assert_cmpint (store_refresh (st, &reloaded, err, sizeof err), ==, -1);
+  g_assert_false (reloaded);
+  g_assert_cmpint (store_reload (st, err, sizeof err), ==, -1);
+  g_assert_cmpint (
+      store_modify (st, STORE_ADD, "carol", "h-c", NULL, err, sizeof err), ==,
+      -1);
+  g_assert_cmpuint (store_count (st), ==, 2);
+  /* Nothing was written anywhere. */
+  g_assert_false (g_file_test (f->path, G_FILE_TEST_EXISTS));
+  store_free (st);
+
+  /* len bounds the text; NULL with 0 is an empty text (not JSON). */
+  g_assert_cmpint (store_parse ("m", "{}junk", 2, &st, err, sizeof err), ==, 0);
+  g_assert_cmpuint (store_count (st), ==, 0);
+  store_free (st);
+  g_assert_cmpint (store_parse ("m", NULL, 0, &st, err, sizeof err), ==, -1);
+  g_assert_null (st);
+  g_assert_true (g_str_has_prefix (err, "m:1:"));
+  g_assert_cmpint (store_parse (NULL, "{}", 2, &st, err, sizeof err), ==, -1);
+  g_string_free (s, TRUE);
+}
+
 static void
 test_operations (struct fixture *f, gconstpointer data)
 {
@@ -398,7 +443,7 @@ test_parse_errors (struct fixture *f, gconstpointer data)
     { "{} {}", "" },
   };
   struct store *st = (struct store *) 1;
-  char err[512];
+  char err[512], err2[512];
   size_t i;
 
   (void) data;
@@ -412,6 +457,15 @@ test_parse_errors (struct fixture *f, gconstpointer data)
       g_assert_true (g_str_has_prefix (err, f->path));
       if (strstr (err, cases[i].needle) == NULL)
         g_error ("case %zu: \"%s\" lacks \"%s\"", i, err, cases[i].needle);
+      /* The same text from memory: the same message. */
+      err2[0] = '\0';
+      st = (struct store *) 1;
+      g_assert_cmpint (store_parse (f->path, cases[i].text,
+                                    strlen (cases[i].text), &st, err2,
+                                    sizeof err2),
+                       ==, -1);
+      g_assert_null (st);
+      g_assert_cmpstr (err2, ==, err);
     }
 
   g_unlink (f->path);
@@ -662,6 +716,7 @@ main (int argc, char **argv)
   ADD ("/server/store/atomic-and-mode", test_atomic_and_mode);
   ADD ("/server/store/stale-temp-files-swept", test_stale_temp_files_swept);
   ADD ("/server/store/parse-errors", test_parse_errors);
+  ADD ("/server/store/parse-memory", test_parse_memory);
   ADD ("/server/store/parse-error-hides-hashes", test_parse_error_hides_hashes);
   ADD ("/server/store/refresh", test_refresh);
   ADD ("/server/store/two-processes", test_two_processes);

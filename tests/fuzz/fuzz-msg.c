@@ -1,0 +1,363 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* The message parser (sc_msg_parse, every message type) on the plaintext
+ * of a transport frame, and the base64 decoder that bodies and keys go
+ * through.
+ *
+ * What the parser accepts must encode again, and the encoding must parse
+ * to the same encoding (so nothing the server relays or stores can become
+ * unsendable); what it refuses must leave the output cleared, with one of
+ * the parser's documented errors. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fuzz.h"
+#include "securechat/base64.h"
+#include "securechat/crypto.h"
+#include "securechat/error.h"
+#include "securechat/init.h"
+#include "securechat/msg.h"
+
+int
+LLVMFuzzerInitialize (int *argc, char ***argv)
+{
+  (void) argc;
+  (void) argv;
+  /* As every program does: jansson allocates through the wiping heap. */
+  sc_init ();
+  return 0;
+}
+
+static bool
+all_zero (const void *p, size_t len)
+{
+  const uint8_t *b = p;
+
+  for (size_t i = 0; i < len; i++)
+    if (b[i] != 0)
+      return false;
+  return true;
+}
+
+static void
+check_roundtrip (const struct sc_msg *m)
+{
+  struct sc_msg m2;
+  char *e1 = NULL, *e2 = NULL;
+  size_t l1 = 0, l2 = 0;
+  int rc;
+
+  rc = sc_msg_encode (m, &e1, &l1);
+  if (rc != SC_OK)
+    fuzz_fail ("a parsed %s does not encode: %s", sc_msg_type_name (m->type),
+               sc_strerror (rc));
+  rc = sc_msg_parse ((const uint8_t *) e1, l1, &m2);
+  if (rc != SC_OK)
+    fuzz_fail ("the encoding of a parsed %s does not parse: %s: %s",
+               sc_msg_type_name (m->type), sc_strerror (rc), e1);
+  FUZZ_CHECK (m2.type == m->type);
+  rc = sc_msg_encode (&m2, &e2, &l2);
+  FUZZ_CHECK (rc == SC_OK);
+  if (l1 != l2 || memcmp (e1, e2, l1) != 0)
+    fuzz_fail ("re-encoding changed the message:\n%s\n%s", e1, e2);
+  sc_msg_clear (&m2);
+  FUZZ_CHECK (all_zero (&m2, sizeof m2));
+  sc_wipe (e1, l1);
+  sc_wipe (e2, l2);
+  free (e1);
+  free (e2);
+}
+
+/* Strict base64: validate and decode agree, and what decodes encodes back
+ * to the very same text (one encoding per byte string). */
+static void
+check_base64 (const uint8_t *data, size_t size)
+{
+  const char *s = (const char *) data;
+  size_t cap = size / 4 * 3 + 3, n = 0;
+  uint8_t *out;
+  char *again;
+  int rc_v, rc_d;
+
+  if (size > 4096)
+    return;
+  out = malloc (cap);
+  FUZZ_CHECK (out != NULL);
+  rc_v = sc_base64_validate (s, size);
+  rc_d = sc_base64_decode (s, size, out, cap, &n);
+  FUZZ_CHECK (rc_v == rc_d);
+  if (rc_d == SC_OK)
+    {
+      FUZZ_CHECK (n <= cap);
+      again = malloc (SC_BASE64_ENCODED_LEN (n) + 1);
+      FUZZ_CHECK (again != NULL);
+      FUZZ_CHECK (sc_base64_encode (out, n, again,
+                                    SC_BASE64_ENCODED_LEN (n) + 1) == SC_OK);
+      FUZZ_CHECK (SC_BASE64_ENCODED_LEN (n) == size);
+      FUZZ_CHECK (memcmp (again, s, size) == 0);
+      free (again);
+    }
+  else
+    FUZZ_CHECK (rc_d == SC_ERR_BASE64);
+  free (out);
+}
+
+int
+LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
+{
+  struct sc_msg m;
+  int rc;
+
+  memset (&m, 0xa5, sizeof m);
+  rc = sc_msg_parse (data, size, &m);
+  if (rc == SC_OK)
+    {
+      check_roundtrip (&m);
+      sc_msg_clear (&m);
+    }
+  else
+    {
+      if (rc != SC_ERR_JSON && rc != SC_ERR_UNKNOWN_TYPE &&
+          rc != SC_ERR_FIELD && rc != SC_ERR_USERNAME &&
+          rc != SC_ERR_TOO_LARGE && rc != SC_ERR_NOMEM)
+        fuzz_fail ("sc_msg_parse: unexpected error %d (%s)", rc,
+                   sc_strerror (rc));
+      FUZZ_CHECK (all_zero (&m, sizeof m));
+    }
+  check_base64 (data, size);
+  return 0;
+}
+
+/* ---- seeds ---- */
+
+static void
+emit_msg (const char *name, const struct sc_msg *m)
+{
+  char *json = NULL;
+  size_t len = 0;
+  int rc = sc_msg_encode (m, &json, &len);
+
+  if (rc != SC_OK)
+    fuzz_fail ("seed %s: %s", name, sc_strerror (rc));
+  fuzz_emit (name, json, len);
+  free (json);
+}
+
+static void
+emit_text (const char *name, const char *text)
+{
+  fuzz_emit (name, text, strlen (text));
+}
+
+static void
+fill (uint8_t *p, size_t len, uint8_t v)
+{
+  for (size_t i = 0; i < len; i++)
+    p[i] = (uint8_t) (v + i);
+}
+
+/* A base64 body of n decoded bytes (malloc'd). */
+static char *
+body_of (size_t n, size_t *len)
+{
+  uint8_t *raw = malloc (n > 0 ? n : 1);
+  char *b64 = malloc (SC_BASE64_ENCODED_LEN (n) + 1);
+
+  if (raw == NULL || b64 == NULL)
+    fuzz_fail ("out of memory");
+  fill (raw, n, 7);
+  if (sc_base64_encode (raw, n, b64, SC_BASE64_ENCODED_LEN (n) + 1) != SC_OK)
+    fuzz_fail ("base64");
+  free (raw);
+  *len = SC_BASE64_ENCODED_LEN (n);
+  return b64;
+}
+
+void
+fuzz_generate (void)
+{
+  struct sc_msg m;
+  char *body;
+  size_t body_len;
+
+  memset (&m, 0, sizeof m);
+  m.type = SC_MSG_CLIENT_HELLO;
+  m.u.client_hello.versions[0] = 1;
+  m.u.client_hello.versions[1] = 65535;
+  m.u.client_hello.n_versions = 2;
+  strcpy (m.u.client_hello.agent, "securechat-cli/0.1.0");
+  emit_msg ("client-hello", &m);
+
+  memset (&m, 0, sizeof m);
+  m.type = SC_MSG_SERVER_HELLO;
+  m.u.server_hello.version = 1;
+  strcpy (m.u.server_hello.agent, "securechatd/0.1.0");
+  m.u.server_hello.max_frame = 65535;
+  m.u.server_hello.idle_timeout = 90;
+  emit_msg ("server-hello", &m);
+
+  memset (&m, 0, sizeof m);
+  m.type = SC_MSG_LOGIN;
+  strcpy (m.u.login.user, "alice");
+  m.u.login.password = (char *) "p\xc3\xa4ssw\xf0\x9f\x94\x91rd";
+  m.u.login.password_len = strlen (m.u.login.password);
+  emit_msg ("login", &m);
+
+  memset (&m, 0, sizeof m);
+  m.type = SC_MSG_LOGIN_OK;
+  strcpy (m.u.login_ok.user, "a.b-c_9");
+  emit_msg ("login-ok", &m);
+
+  body = body_of (100, &body_len);
+  memset (&m, 0, sizeof m);
+  m.type = SC_MSG_SEND;
+  m.u.send.id = 1;
+  strcpy (m.u.send.to, "bob");
+  m.u.send.body = body;
+  m.u.send.body_len = body_len;
+  emit_msg ("send", &m);
+
+  memset (&m, 0, sizeof m);
+  m.type = SC_MSG_MESSAGE;
+  m.u.message.id = (UINT64_C (1) << 53) - 1;
+  strcpy (m.u.message.from, "alice");
+  m.u.message.ts = 1700000000000;
+  m.u.message.body = body;
+  m.u.message.body_len = body_len;
+  emit_msg ("message", &m);
+  free (body);
+
+  body = body_of (SC_BODY_MAX, &body_len);
+  m.u.message.body = body;
+  m.u.message.body_len = body_len;
+  emit_msg ("message-largest-body", &m);
+  free (body);
+
+  memset (&m, 0, sizeof m);
+  m.type = SC_MSG_SENT;
+  m.u.sent.ref = 3;
+  m.u.sent.id = 12345;
+  m.u.sent.ts = 0;
+  emit_msg ("sent", &m);
+
+  memset (&m, 0, sizeof m);
+  m.type = SC_MSG_WHO;
+  emit_msg ("who", &m);
+  m.type = SC_MSG_PING;
+  emit_msg ("ping", &m);
+  m.type = SC_MSG_PONG;
+  emit_msg ("pong", &m);
+
+  {
+    static char users[SC_PRESENCE_CHUNK][SC_USERNAME_MAX + 1];
+
+    for (size_t i = 0; i < SC_PRESENCE_CHUNK; i++)
+      snprintf (users[i], sizeof users[i], "user%zu", i);
+    memset (&m, 0, sizeof m);
+    m.type = SC_MSG_PRESENCE_LIST;
+    m.u.presence_list.users = users;
+    m.u.presence_list.n_users = 3;
+    m.u.presence_list.more = false;
+    emit_msg ("presence-list", &m);
+    m.u.presence_list.n_users = SC_PRESENCE_CHUNK;
+    m.u.presence_list.more = true;
+    emit_msg ("presence-list-full-chunk", &m);
+  }
+
+  memset (&m, 0, sizeof m);
+  m.type = SC_MSG_PRESENCE;
+  strcpy (m.u.presence.user, "carol");
+  m.u.presence.online = true;
+  emit_msg ("presence", &m);
+
+  memset (&m, 0, sizeof m);
+  m.type = SC_MSG_ERROR;
+  m.u.error.code = SC_CODE_RATE_LIMITED;
+  strcpy (m.u.error.message, "too many attempts, retry later");
+  m.u.error.has_ref = true;
+  m.u.error.ref = 9;
+  m.u.error.retry_after = 1500;
+  emit_msg ("error", &m);
+
+  memset (&m, 0, sizeof m);
+  m.type = SC_MSG_BYE;
+  m.u.bye.code = SC_CODE_SERVER_SHUTDOWN;
+  strcpy (m.u.bye.message, "server is shutting down \xe2\x80\x94 bye");
+  emit_msg ("bye", &m);
+
+  {
+    struct sc_msg_opk opks[SC_OPK_UPLOAD_MAX];
+
+    for (size_t i = 0; i < SC_OPK_UPLOAD_MAX; i++)
+      {
+        opks[i].id = (uint32_t) (1000 + i);
+        fill (opks[i].key, sizeof opks[i].key, (uint8_t) i);
+      }
+    memset (&m, 0, sizeof m);
+    m.type = SC_MSG_PREKEYS_UPLOAD;
+    fill (m.u.prekeys_upload.identity, SC_IDENTITY_WIRE_LEN, 1);
+    m.u.prekeys_upload.spk_id = 7;
+    fill (m.u.prekeys_upload.spk, 32, 2);
+    fill (m.u.prekeys_upload.spk_sig, 64, 3);
+    m.u.prekeys_upload.opks = opks;
+    m.u.prekeys_upload.n_opks = 2;
+    emit_msg ("prekeys-upload", &m);
+    m.u.prekeys_upload.n_opks = SC_OPK_UPLOAD_MAX;
+    emit_msg ("prekeys-upload-full", &m);
+  }
+
+  memset (&m, 0, sizeof m);
+  m.type = SC_MSG_PREKEY_STATUS;
+  emit_msg ("prekey-status-empty", &m);
+  m.u.prekey_status.has_identity = true;
+  fill (m.u.prekey_status.identity, SC_IDENTITY_WIRE_LEN, 4);
+  m.u.prekey_status.spk_id = UINT32_MAX;
+  m.u.prekey_status.opks = 12;
+  emit_msg ("prekey-status", &m);
+
+  memset (&m, 0, sizeof m);
+  m.type = SC_MSG_BUNDLE_REQUEST;
+  m.u.bundle_request.id = 4;
+  strcpy (m.u.bundle_request.user, "bob");
+  emit_msg ("bundle-request", &m);
+
+  memset (&m, 0, sizeof m);
+  m.type = SC_MSG_BUNDLE;
+  m.u.bundle.ref = 4;
+  strcpy (m.u.bundle.user, "bob");
+  fill (m.u.bundle.identity, SC_IDENTITY_WIRE_LEN, 5);
+  m.u.bundle.spk_id = 1;
+  fill (m.u.bundle.spk, 32, 6);
+  fill (m.u.bundle.spk_sig, 64, 7);
+  emit_msg ("bundle-no-opk", &m);
+  m.u.bundle.has_opk = true;
+  m.u.bundle.opk_id = 2;
+  fill (m.u.bundle.opk, 32, 8);
+  emit_msg ("bundle", &m);
+
+  /* What the parser must refuse, one reason each. */
+  emit_text ("bad-duplicate-key", "{\"type\":\"ping\",\"type\":\"ping\"}");
+  emit_text ("bad-unknown-type", "{\"type\":\"pingg\"}");
+  emit_text ("bad-extra-member", "{\"type\":\"who\",\"x\":1}");
+  emit_text ("bad-not-object", "[\"type\",\"who\"]");
+  emit_text ("bad-nul-escape",
+             "{\"type\":\"login\",\"user\":\"a\",\"password\":\"a\\u0000\"}");
+  emit_text ("bad-utf8", "{\"type\":\"bye\",\"code\":\"client_quit\","
+                         "\"message\":\"\xed\xa0\x80\"}");
+  emit_text ("bad-number",
+             "{\"type\":\"sent\",\"ref\":1,\"id\":1e3,\"ts\":-1}");
+  emit_text ("bad-id-too-large",
+             "{\"type\":\"sent\",\"ref\":9007199254740992,\"id\":1,\"ts\":0}");
+  emit_text ("bad-username", "{\"type\":\"login_ok\",\"user\":\"Alice\"}");
+  emit_text ("bad-base64-body", "{\"type\":\"send\",\"id\":1,\"to\":\"b\","
+                                "\"body\":\"QUJD\\nRA==\"}");
+  emit_text ("bad-code-kind", "{\"type\":\"error\",\"code\":\"client_quit\","
+                              "\"message\":\"\"}");
+  emit_text ("bad-opk-half", "{\"type\":\"bundle\",\"ref\":1,\"user\":\"b\","
+                             "\"identity\":\"\",\"spk_id\":1,\"spk\":\"\","
+                             "\"spk_sig\":\"\",\"opk_id\":1}");
+  emit_text ("bad-deep", "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["
+                         "]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]");
+  emit_text ("base64-canonical", "QUJDRA==");
+  emit_text ("base64-noncanonical", "QUJDRB==");
+}
