@@ -48,6 +48,11 @@ struct client
                       or the /64 of an IPv6 one (client_source_key) */
   char user[33];   /* once logged in (or attempting) */
   int64_t last_rx_ms;
+
+  /* message_rate: whether the last send was refused, and how many have
+   * been since the first refusal (route.c logs both ends of a run). */
+  bool sends_limited;
+  uint64_t sends_refused;
 };
 
 /* The key per-address limits count a peer under: an IPv4 address as

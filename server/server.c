@@ -279,7 +279,9 @@ server_init (struct server *srv, const char *data_dir, const struct config *cfg)
                      &srv->fail_by_user) != 0 ||
       ratelimit_new (RATELIMIT_ENTRIES, cfg->auth_fail_limit,
                      cfg->auth_backoff_ms, cfg->auth_backoff_max_ms,
-                     &srv->fail_by_addr) != 0)
+                     &srv->fail_by_addr) != 0 ||
+      ratelimit_buckets_new (cfg->message_rate, cfg->message_burst,
+                             &srv->sends) != 0)
     {
       log_error ("out of memory while starting");
       return -1;
@@ -327,6 +329,7 @@ server_cleanup (struct server *srv)
   strmap_free (srv->checks_by_user);
   ratelimit_free (srv->fail_by_user);
   ratelimit_free (srv->fail_by_addr);
+  ratelimit_buckets_free (srv->sends);
   store_free (srv->store);
   prekeys_service_free (srv->prekeys);
   if (srv->base != NULL)

@@ -20,6 +20,7 @@ struct client;
 struct store;
 struct auth_pool;
 struct ratelimit;
+struct ratelimit_buckets;
 struct route;
 struct strmap;
 struct prekeys_service;
@@ -46,6 +47,7 @@ struct server
   struct auth_pool *auth;
   struct ratelimit *fail_by_user;
   struct ratelimit *fail_by_addr;
+  struct ratelimit_buckets *sends; /* user -> message_rate budget */
   struct route *route;
   struct strmap *pending_by_addr;  /* address -> (uintptr_t) count */
   struct strmap *checks_by_user;   /* user -> (uintptr_t) hash jobs running */
