@@ -596,6 +596,9 @@ login_done (struct auth_job *job, void *ud)
   pending_done (c);
   c->state = CLIENT_READY;
   c->last_rx_ms = server_mono_ms ();
+  /* Logged-in clients' traffic goes before other connections' handshakes
+   * and logins (server.h). */
+  (void) bufferevent_priority_set (c->bev, SERVER_PRIO_READY);
   if (route_login (srv, c, &old) != 0)
     {
       client_send_error (c, SC_CODE_INTERNAL, NULL, 0);

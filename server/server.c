@@ -257,8 +257,20 @@ server_init (struct server *srv, const char *data_dir, const struct config *cfg)
       return -1;
     }
 
-  srv->base = event_base_new ();
-  if (srv->base == NULL)
+  {
+    struct event_config *ecfg = event_config_new ();
+
+    if (ecfg != NULL &&
+        event_config_set_max_dispatch_interval (ecfg, NULL, SERVER_OTHER_BATCH,
+                                                SERVER_PRIO_OTHER) == 0)
+      srv->base = event_base_new_with_config (ecfg);
+    if (ecfg != NULL)
+      event_config_free (ecfg);
+  }
+  /* Every event made from here on gets the lower priority by default
+   * (libevent: half the number of priorities). */
+  if (srv->base == NULL ||
+      event_base_priority_init (srv->base, SERVER_PRIORITIES) != 0)
     {
       log_error ("cannot create the event loop");
       return -1;

@@ -27,6 +27,18 @@ struct prekeys_service;
 
 TAILQ_HEAD (client_list, client);
 
+/* Event priorities: logged-in clients first, then everything else
+ * (connections still in their handshake or login, the listener, timers,
+ * the hashing pool). A burst of new connections costs the loop an X25519
+ * handshake each; without priorities it would run them all before the
+ * next relayed message. */
+#define SERVER_PRIO_READY 0
+#define SERVER_PRIO_OTHER 1
+#define SERVER_PRIORITIES 2
+/* Lower-priority callbacks run at most this many in a row before the loop
+ * looks for logged-in clients' events again. */
+#define SERVER_OTHER_BATCH 16
+
 struct server
 {
   struct event_base *base;
