@@ -228,8 +228,9 @@ client_accept (struct server *srv, int fd, const struct sockaddr *sa, int salen)
   c->timer = evtimer_new (srv->base, timer_cb, c);
   /* Made now, so that a close from inside a send never needs memory. */
   c->linger = evtimer_new (srv->base, linger_cb, c);
-  if (c->timer == NULL || c->linger == NULL ||
-      sc_channel_new (SC_NOISE_RESPONDER, srv->static_priv, &c->ch) != 0)
+  /* The Noise state (an X25519 operation to set up) waits for the first
+   * frame: a connection that never sends one costs no crypto. */
+  if (c->timer == NULL || c->linger == NULL)
     goto fail;
 
   /* Stop reading once one whole frame is buffered: input never grows past
@@ -480,6 +481,14 @@ handle_handshake (struct client *c, const uint8_t *body, size_t len)
   bool version_ok = false;
   int r;
 
+  if (c->ch == NULL && (r = sc_channel_new (SC_NOISE_RESPONDER,
+                                            srv->static_priv, &c->ch)) != SC_OK)
+    {
+      log_error ("conn %" PRIu64 " cannot start a handshake: %s", c->id,
+                 sc_strerror (r));
+      client_close (c, "handshake-failed", false);
+      return;
+    }
   r = sc_channel_read_handshake (c->ch, body, len, srv->scratch,
                                  SC_CHANNEL_MAX_PLAINTEXT, &plen);
   if (r != SC_OK)
