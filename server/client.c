@@ -101,7 +101,46 @@ pending_done (struct client *c)
   if (!c->pending)
     return;
   c->pending = false;
+  TAILQ_REMOVE (&c->srv->pending, c, pending_entry);
   pending_adjust (c->srv, c->source, -1);
+}
+
+/* max_pending is reached and a connection from source (holding per_addr
+ * pending ones) arrives. Refusing it would let a flood from a handful of
+ * addresses, each under max_pending_per_ip, keep out everyone else until
+ * its connections time out, and then take the freed places again. So when
+ * some address holds at least as many pending connections as source would
+ * with this one, the oldest of that address's connections still in the
+ * handshake or waiting for "login" is closed to make room; connections
+ * whose password is being checked are never evicted. Returns whether a
+ * place was freed. */
+static bool
+pending_evict (struct server *srv, const char *source, uintptr_t per_addr)
+{
+  uintptr_t most = 0;
+  size_t pos = 0;
+  const char *key;
+  void *value;
+  struct client *c;
+
+  while (strmap_next (srv->pending_by_addr, &pos, &key, &value))
+    if ((uintptr_t) value > most)
+      most = (uintptr_t) value;
+  if (per_addr + 1 > most)
+    return false;
+  TAILQ_FOREACH (c, &srv->pending, pending_entry)
+  {
+    if (c->state != CLIENT_HANDSHAKE && c->state != CLIENT_LOGIN)
+      continue;
+    if ((uintptr_t) strmap_get (srv->pending_by_addr, c->source) != most)
+      continue;
+    log_warn ("conn %" PRIu64 " from %s evicted for a connection from %s "
+              "reason=too-many-pending pending=%u from-that-address=%" PRIuPTR,
+              c->id, c->addr, source, srv->n_pending, most);
+    client_close (c, "pending-evicted", false);
+    return true;
+  }
+  return false;
 }
 
 static void
@@ -193,6 +232,8 @@ client_accept (struct server *srv, int fd, const struct sockaddr *sa, int salen)
   format_addr (sa, addr, sizeof (addr));
   client_source_key (sa, source, sizeof (source));
   per_addr = (uintptr_t) strmap_get (srv->pending_by_addr, source);
+  if (per_addr < cfg->max_pending_per_ip && srv->n_pending >= cfg->max_pending)
+    (void) pending_evict (srv, source, per_addr);
   if (srv->n_pending >= cfg->max_pending || per_addr >= cfg->max_pending_per_ip)
     {
       log_warn ("connection from %s refused reason=too-many-pending "
@@ -248,6 +289,7 @@ client_accept (struct server *srv, int fd, const struct sockaddr *sa, int salen)
   evtimer_add (c->timer, &tv);
 
   c->pending = true;
+  TAILQ_INSERT_TAIL (&srv->pending, c, pending_entry);
   pending_adjust (srv, c->source, +1);
   TAILQ_INSERT_TAIL (&srv->clients, c, entry);
   srv->n_clients++;

@@ -30,6 +30,7 @@ enum client_state
 struct client
 {
   TAILQ_ENTRY (client) entry;
+  TAILQ_ENTRY (client) pending_entry; /* on srv->pending while pending */
   struct server *srv;
   uint64_t id;
   unsigned refs;

@@ -234,6 +234,7 @@ server_init (struct server *srv, const char *data_dir, const struct config *cfg)
   srv->data_dir = data_dir;
   TAILQ_INIT (&srv->clients);
   TAILQ_INIT (&srv->zombies);
+  TAILQ_INIT (&srv->pending);
 
   snprintf (path, sizeof (path), "%s/%s", data_dir, KEYFILE_NAME);
   if (keyfile_load (path, srv->static_priv, srv->static_pub, err,

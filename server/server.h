@@ -66,7 +66,8 @@ struct server
   struct prekeys_service *prekeys; /* DIR/prekeys and the fetch limits */
 
   struct client_list clients;
-  struct client_list zombies; /* closed, still referenced by a hash job */
+  struct client_list zombies;    /* closed, still referenced by a hash job */
+  TAILQ_HEAD (, client) pending; /* not logged in yet, oldest first */
   unsigned n_clients;
   unsigned n_pending; /* not yet logged in */
   uint64_t next_conn_id;
