@@ -50,10 +50,10 @@ struct client
   char user[33];   /* once logged in (or attempting) */
   int64_t last_rx_ms;
 
-  /* message_rate: whether the last send was refused, and how many have
-   * been since the first refusal (route.c logs both ends of a run). */
-  bool sends_limited;
+  /* message_rate: sends refused since the last log line about them, and
+   * when that line was written (route.c). */
   uint64_t sends_refused;
+  int64_t sends_refused_log_ms;
 };
 
 /* The key per-address limits count a peer under: an IPv4 address as

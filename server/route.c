@@ -199,27 +199,23 @@ test_dump_send (const struct sc_msg_send *s)
 }
 #endif
 
+/* A flooding client is logged at its first refused send, then at most
+ * this often, with the number refused in between. */
+#define SENDS_REFUSED_LOG_MS 10000
+
 /* message_rate: true when c may send now. Otherwise the send is answered
  * (rate_limited with its ref and when to retry) and the sender's other
  * sends, and everyone else's, go on: the excess is refused, never
- * dropped silently and never queued. One log line when a user starts
- * being refused and one when it stops, not one per refused send. */
+ * dropped silently and never queued. */
 static bool
 send_allowed (struct server *srv, struct client *c, uint64_t ref)
 {
-  int64_t wait =
-      ratelimit_buckets_take (srv->sends, c->user, server_mono_ms ());
+  int64_t now = server_mono_ms ();
+  int64_t wait = ratelimit_buckets_take (srv->sends, c->user, now);
   struct sc_msg m;
 
   if (wait == 0)
-    {
-      if (c->sends_limited)
-        log_info ("conn %" PRIu64 " user=%s sends accepted again after "
-                  "%" PRIu64 " refused",
-                  c->id, c->user, c->sends_refused);
-      c->sends_limited = false;
-      return true;
-    }
+    return true;
   if (wait < 0)
     {
       log_error ("conn %" PRIu64 " user=%s send refused reason=out-of-memory",
@@ -227,15 +223,19 @@ send_allowed (struct server *srv, struct client *c, uint64_t ref)
       client_send_error (c, SC_CODE_INTERNAL, &ref, 0);
       return false;
     }
-  if (!c->sends_limited)
+  /* Not one line per refused send: a flood would flood the log too. */
+  c->sends_refused++;
+  if (c->sends_refused_log_ms == 0 ||
+      now - c->sends_refused_log_ms >= SENDS_REFUSED_LOG_MS)
     {
       log_info ("conn %" PRIu64 " user=%s sends refused reason=rate-limited "
-                "message_rate=%" PRIu32 " message_burst=%" PRIu32,
-                c->id, c->user, srv->cfg.message_rate, srv->cfg.message_burst);
-      c->sends_limited = true;
+                "refused=%" PRIu64 " message_rate=%" PRIu32
+                " message_burst=%" PRIu32,
+                c->id, c->user, c->sends_refused, srv->cfg.message_rate,
+                srv->cfg.message_burst);
       c->sends_refused = 0;
+      c->sends_refused_log_ms = now;
     }
-  c->sends_refused++;
   memset (&m, 0, sizeof (m));
   m.type = SC_MSG_ERROR;
   m.u.error.code = SC_CODE_RATE_LIMITED;
