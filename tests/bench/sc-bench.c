@@ -722,7 +722,9 @@ sent_cb (void *ud, uint64_t ref, uint64_t id, int64_t ts)
       enum tag now_tag = current_tag (b);
 
       samples_add (&b->msg_lat[t.tag], b->now_ns - t.ns);
-      if (b->last_ack_ns > 0 &&
+      /* Gaps count while the senders send, not after. */
+      if (b->last_ack_ns > 0 && b->now_ns < b->send_until_ns &&
+          (b->phase == PHASE_BASE || b->phase == PHASE_LOAD) &&
           b->now_ns - b->last_ack_ns > b->ack_gap_ns[now_tag])
         {
           b->ack_gap_ns[now_tag] = b->now_ns - b->last_ack_ns;
