@@ -38,6 +38,7 @@ static void write_cb (struct bufferevent *bev, void *ud);
 static void event_cb (struct bufferevent *bev, short what, void *ud);
 static void timer_cb (evutil_socket_t fd, short what, void *ud);
 static void linger_cb (evutil_socket_t fd, short what, void *ud);
+static void resume_cb (evutil_socket_t fd, short what, void *ud);
 static void process_input (struct client *c);
 
 static const char *
@@ -152,6 +153,8 @@ client_free (struct client *c)
     event_free (c->timer);
   if (c->linger != NULL)
     event_free (c->linger);
+  if (c->resume != NULL)
+    event_free (c->resume);
   if (c->bev != NULL)
     bufferevent_free (c->bev);
   sc_channel_free (c->ch);
@@ -317,6 +320,8 @@ finalize (struct client *c)
     evtimer_del (c->timer);
   if (c->linger != NULL)
     evtimer_del (c->linger);
+  if (c->resume != NULL)
+    evtimer_del (c->resume);
   if (c->bev != NULL)
     {
       bufferevent_disable (c->bev, EV_READ | EV_WRITE);
@@ -924,8 +929,9 @@ process_input (struct client *c)
   struct evbuffer *in;
 
   client_ref (c);
-  while (c->state == CLIENT_HANDSHAKE || c->state == CLIENT_LOGIN ||
-         c->state == CLIENT_READY)
+  while ((c->state == CLIENT_HANDSHAKE || c->state == CLIENT_LOGIN ||
+          c->state == CLIENT_READY) &&
+         !c->read_paused)
     {
       uint8_t hdr[SC_FRAME_HEADER_LEN];
       size_t avail, body_len;
@@ -964,6 +970,44 @@ process_input (struct client *c)
       evbuffer_drain (in, SC_FRAME_HEADER_LEN + body_len);
     }
   client_unref (c);
+}
+
+void
+client_pause_reading (struct client *c, uint32_t ms)
+{
+  struct timeval tv;
+
+  if (c->state != CLIENT_READY || c->read_paused)
+    return;
+  if (ms > CLIENT_PAUSE_MAX_MS)
+    ms = CLIENT_PAUSE_MAX_MS;
+  if (c->resume == NULL)
+    c->resume = evtimer_new (c->srv->base, resume_cb, c);
+  tv.tv_sec = 0;
+  tv.tv_usec = (suseconds_t) ms * 1000;
+  /* Timers count from the time the loop cached when this pass began,
+   * which may be well before now: the pause would end before the token it
+   * waits for is there, and the next send would be refused again. */
+  event_base_update_cache_time (c->srv->base);
+  /* Without a timer there is no way back: keep reading. */
+  if (c->resume == NULL || evtimer_add (c->resume, &tv) != 0)
+    return;
+  c->read_paused = true;
+  bufferevent_disable (c->bev, EV_READ);
+}
+
+static void
+resume_cb (evutil_socket_t fd, short what, void *ud)
+{
+  struct client *c = ud;
+
+  c->read_paused = false;
+  if (c->state != CLIENT_READY)
+    return;
+  bufferevent_enable (c->bev, EV_READ);
+  /* Frames that arrived before the pause are already buffered: no read
+   * event will announce them. */
+  process_input (c);
 }
 
 static void

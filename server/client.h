@@ -37,6 +37,7 @@ struct client
   struct bufferevent *bev;
   struct event *timer;  /* handshake deadline, then idle check */
   struct event *linger; /* bound on the final flush */
+  struct event *resume; /* ends a pause of reading (client_pause_reading) */
   struct sc_channel *ch;
   enum client_state state;
   bool pending;    /* counted in the server's pending totals */
@@ -54,6 +55,7 @@ struct client
    * when that line was written (route.c). */
   uint64_t sends_refused;
   int64_t sends_refused_log_ms;
+  bool read_paused;
 };
 
 /* The key per-address limits count a peer under: an IPv4 address as
@@ -74,6 +76,12 @@ int client_send_error (struct client *c,
                        enum sc_code code,
                        const uint64_t *ref,
                        uint32_t retry_after);
+/* Reads nothing more from a logged-in client for ms (at most
+ * CLIENT_PAUSE_MAX_MS), frames already buffered included: a client over
+ * its message rate waits in TCP instead of costing the loop a refusal per
+ * frame. */
+#define CLIENT_PAUSE_MAX_MS 250
+void client_pause_reading (struct client *c, uint32_t ms);
 /* Sends "bye" (when the channel is up) and closes after the flush. */
 void client_bye (struct client *c, enum sc_code code, const char *reason);
 /* Logs "disconnected reason=..." and tears the connection down; with

@@ -244,7 +244,8 @@ send_allowed (struct server *srv, struct client *c, uint64_t ref)
   m.u.error.has_ref = true;
   m.u.error.ref = ref;
   m.u.error.retry_after = (uint32_t) wait;
-  client_send_msg (c, &m);
+  if (client_send_msg (c, &m) == 0)
+    client_pause_reading (c, (uint32_t) wait);
   return false;
 }
 
