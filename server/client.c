@@ -111,10 +111,10 @@ pending_done (struct client *c)
  * addresses, each under max_pending_per_ip, keep out everyone else until
  * its connections time out, and then take the freed places again. So when
  * some address holds at least as many pending connections as source would
- * with this one, the oldest of that address's connections still in the
- * handshake or waiting for "login" is closed to make room; connections
- * whose password is being checked are never evicted. Returns whether a
- * place was freed. */
+ * with this one, one of that address's connections makes room: its oldest
+ * one that has not finished the handshake, or else its oldest one waiting
+ * for "login", which is told server_busy first. Connections whose password
+ * is being checked are never evicted. Returns whether a place was freed. */
 static bool
 pending_evict (struct server *srv, const char *source, uintptr_t per_addr)
 {
@@ -122,7 +122,7 @@ pending_evict (struct server *srv, const char *source, uintptr_t per_addr)
   size_t pos = 0;
   const char *key;
   void *value;
-  struct client *c;
+  struct client *c, *victim = NULL;
 
   while (strmap_next (srv->pending_by_addr, &pos, &key, &value))
     if ((uintptr_t) value > most)
@@ -135,13 +135,25 @@ pending_evict (struct server *srv, const char *source, uintptr_t per_addr)
       continue;
     if ((uintptr_t) strmap_get (srv->pending_by_addr, c->source) != most)
       continue;
-    log_warn ("conn %" PRIu64 " from %s evicted for a connection from %s "
-              "reason=too-many-pending pending=%u from-that-address=%" PRIuPTR,
-              c->id, c->addr, source, srv->n_pending, most);
-    client_close (c, "pending-evicted", false);
-    return true;
+    if (victim == NULL || c->state == CLIENT_HANDSHAKE)
+      victim = c;
+    if (c->state == CLIENT_HANDSHAKE)
+      break;
   }
-  return false;
+  if (victim == NULL)
+    return false;
+  log_warn ("conn %" PRIu64 " from %s makes room for a connection from %s: "
+            "max_pending reached pending=%u from-that-address=%" PRIuPTR,
+            victim->id, victim->addr, source, srv->n_pending, most);
+  /* Its place is free at once, whether or not its last words need a
+   * flush. */
+  pending_done (victim);
+  if (victim->state == CLIENT_LOGIN &&
+      client_send_error (victim, SC_CODE_SERVER_BUSY, NULL, BUSY_RETRY_MS) == 0)
+    client_close (victim, "pending-evicted", true);
+  else
+    client_close (victim, "pending-evicted", false);
+  return true;
 }
 
 static void
