@@ -328,6 +328,11 @@ finalize (struct client *c)
     route_logout (srv, c);
   c->state = CLIENT_DEAD;
   pending_done (c);
+  if (c->deferred)
+    {
+      TAILQ_REMOVE (&srv->deferred, c, deferred_entry);
+      c->deferred = false;
+    }
   if (c->timer != NULL)
     evtimer_del (c->timer);
   if (c->linger != NULL)
@@ -664,9 +669,6 @@ login_done (struct auth_job *job, void *ud)
   pending_done (c);
   c->state = CLIENT_READY;
   c->last_rx_ms = server_mono_ms ();
-  /* Logged-in clients' traffic goes before other connections' handshakes
-   * and logins (server.h). */
-  (void) bufferevent_priority_set (c->bev, SERVER_PRIO_READY);
   if (route_login (srv, c, &old) != 0)
     {
       client_send_error (c, SC_CODE_INTERNAL, NULL, 0);
@@ -936,6 +938,73 @@ handle_frame (struct client *c, const uint8_t *body, size_t len)
 }
 
 static void
+handshake_timer_arm (struct server *srv, int64_t now)
+{
+  int64_t ms = srv->handshake_window_ms + SERVER_HANDSHAKE_WINDOW_MS - now;
+  struct timeval tv;
+
+  if (evtimer_pending (srv->handshake_timer, NULL))
+    return;
+  if (ms < 1)
+    ms = 1;
+  tv.tv_sec = 0;
+  tv.tv_usec = (suseconds_t) ms * 1000;
+  evtimer_add (srv->handshake_timer, &tv);
+}
+
+/* Whether c may run its handshake now (server.h): there is room in the
+ * current window and nobody was waiting before it. Otherwise c waits on
+ * srv->deferred with its reading paused. */
+static bool
+handshake_admit (struct client *c)
+{
+  struct server *srv = c->srv;
+  int64_t now = server_mono_ms ();
+
+  if (now - srv->handshake_window_ms >= SERVER_HANDSHAKE_WINDOW_MS)
+    {
+      srv->handshake_window_ms = now;
+      srv->handshakes_left = SERVER_HANDSHAKES_PER_WINDOW;
+    }
+  if (srv->handshakes_left > 0 &&
+      (TAILQ_EMPTY (&srv->deferred) || srv->resuming == c))
+    {
+      srv->handshakes_left--;
+      return true;
+    }
+  if (!c->deferred)
+    {
+      TAILQ_INSERT_TAIL (&srv->deferred, c, deferred_entry);
+      c->deferred = true;
+      bufferevent_disable (c->bev, EV_READ);
+    }
+  handshake_timer_arm (srv, now);
+  return false;
+}
+
+void
+client_run_deferred (struct server *srv)
+{
+  struct client *c;
+  int64_t now = server_mono_ms ();
+
+  srv->handshake_window_ms = now;
+  srv->handshakes_left = SERVER_HANDSHAKES_PER_WINDOW;
+  while (srv->handshakes_left > 0 && (c = TAILQ_FIRST (&srv->deferred)) != NULL)
+    {
+      TAILQ_REMOVE (&srv->deferred, c, deferred_entry);
+      c->deferred = false;
+      bufferevent_enable (c->bev, EV_READ);
+      /* Its message 1 is already buffered: no read event will come. */
+      srv->resuming = c;
+      process_input (c);
+      srv->resuming = NULL;
+    }
+  if (!TAILQ_EMPTY (&srv->deferred))
+    handshake_timer_arm (srv, now);
+}
+
+static void
 process_input (struct client *c)
 {
   struct evbuffer *in;
@@ -968,6 +1037,9 @@ process_input (struct client *c)
           break;
         }
       if (avail < SC_FRAME_HEADER_LEN + body_len)
+        break;
+      /* The frame stays buffered until its window comes. */
+      if (c->state == CLIENT_HANDSHAKE && !handshake_admit (c))
         break;
       frame =
           evbuffer_pullup (in, (ev_ssize_t) (SC_FRAME_HEADER_LEN + body_len));

@@ -30,7 +30,8 @@ enum client_state
 struct client
 {
   TAILQ_ENTRY (client) entry;
-  TAILQ_ENTRY (client) pending_entry; /* on srv->pending while pending */
+  TAILQ_ENTRY (client) pending_entry;  /* on srv->pending while pending */
+  TAILQ_ENTRY (client) deferred_entry; /* on srv->deferred while deferred */
   struct server *srv;
   uint64_t id;
   unsigned refs;
@@ -56,6 +57,7 @@ struct client
   uint64_t sends_refused;
   int64_t sends_refused_log_ms;
   bool read_paused;
+  bool deferred; /* its handshake waits for a window (server.h) */
 };
 
 /* The key per-address limits count a peer under: an IPv4 address as
@@ -88,6 +90,9 @@ void client_bye (struct client *c, enum sc_code code, const char *reason);
  * flush, queued output is written first (bounded in time). */
 void client_close (struct client *c, const char *reason, bool flush);
 void client_unref (struct client *c);
+/* Opens a new handshake window and runs the waiting handshakes, oldest
+ * first, as far as it allows; arms srv->handshake_timer for the rest. */
+void client_run_deferred (struct server *srv);
 /* Frees a closed client whatever its references (end of the process, after
  * the hashing pool has been stopped). */
 void client_free_zombie (struct client *c);

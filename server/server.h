@@ -27,17 +27,15 @@ struct prekeys_service;
 
 TAILQ_HEAD (client_list, client);
 
-/* Event priorities: logged-in clients first, then everything else
- * (connections still in their handshake or login, the listener, timers,
- * the hashing pool). A burst of new connections costs the loop an X25519
- * handshake each; without priorities it would run them all before the
- * next relayed message. */
-#define SERVER_PRIO_READY 0
-#define SERVER_PRIO_OTHER 1
-#define SERVER_PRIORITIES 2
-/* Lower-priority callbacks run at most this many in a row before the loop
- * looks for logged-in clients' events again. */
-#define SERVER_OTHER_BATCH 16
+/* Noise handshakes the loop runs in one window of
+ * SERVER_HANDSHAKE_WINDOW_MS (message 1 costs the server three X25519
+ * operations); the others wait, oldest first, for the next window with
+ * their reading paused. A burst of new connections then takes at most a
+ * quarter of the loop's time, and relaying goes on in between, instead of
+ * waiting for every handshake of the burst. 1,600 handshakes a second is
+ * far more than the hashing pool can log in. */
+#define SERVER_HANDSHAKES_PER_WINDOW 16
+#define SERVER_HANDSHAKE_WINDOW_MS   10
 
 struct server
 {
@@ -66,8 +64,13 @@ struct server
   struct prekeys_service *prekeys; /* DIR/prekeys and the fetch limits */
 
   struct client_list clients;
-  struct client_list zombies;    /* closed, still referenced by a hash job */
-  TAILQ_HEAD (, client) pending; /* not logged in yet, oldest first */
+  struct client_list zombies;     /* closed, still referenced by a hash job */
+  TAILQ_HEAD (, client) pending;  /* not logged in yet, oldest first */
+  TAILQ_HEAD (, client) deferred; /* handshakes waiting for a window */
+  struct event *handshake_timer;  /* opens the next window */
+  int64_t handshake_window_ms;    /* when the current window began */
+  unsigned handshakes_left;       /* in the current window */
+  struct client *resuming;        /* taken off deferred, running now */
   unsigned n_clients;
   unsigned n_pending; /* not yet logged in */
   uint64_t next_conn_id;
