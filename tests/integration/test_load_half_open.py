@@ -5,8 +5,13 @@ addresses of 127.0.0.0/8, do not lock out a real user. One address holds
 at most max_pending_per_ip of them; when many addresses together reach
 max_pending, a newcomer from an address holding fewer takes the place of
 the oldest connection of the address holding the most, so a real user
-still gets in while the flood goes on (and reconnects)."""
+still gets in while the flood goes on (and reconnects).
 
+And a burst of handshakes: hundreds of message 1 at once are run a few
+per window (server.h, SERVER_HANDSHAKES_PER_WINDOW), the rest waiting
+their turn; every one is answered, and a real user logs in meanwhile."""
+
+import json
 import os
 import resource
 import selectors
@@ -130,6 +135,36 @@ class Flood:
         self.sel.close()
 
 
+def message1():
+    """A frame with Noise message 1: an ephemeral public key (any 32 bytes
+    are one for X25519; the server does its part of the handshake with
+    them) and the client_hello in the clear (PROTOCOL.md §3.2)."""
+    hello = json.dumps({"type": "client_hello", "versions": [1],
+                        "agent": "test-burst"}, separators=(",", ":"))
+    return harness.frame(os.urandom(32) + hello.encode("ascii"))
+
+
+def read_frame(sock, deadline):
+    """One whole frame from sock (blocking, until deadline), or None when
+    the connection closed or the time ran out."""
+    data = b""
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return None
+        sock.settimeout(left)
+        try:
+            chunk = sock.recv(4096)
+        except (socket.timeout, OSError):
+            return None
+        if not chunk:
+            return None
+        data += chunk
+        if len(data) >= 2 and len(data) >= 2 + int.from_bytes(data[:2],
+                                                              "big"):
+            return data[2:2 + int.from_bytes(data[:2], "big")]
+
+
 class HalfOpenFloodTest(harness.IntegrationTest):
     def real_user_chats(self, srv, text):
         rx = self.cli(srv, "bob").recv(count=1, timeout=60)
@@ -179,6 +214,36 @@ class HalfOpenFloodTest(harness.IntegrationTest):
         flood.close()
         log = srv.stop()
         self.assertNotIn("through the flood", log)
+
+    def test_handshake_burst_all_answered(self):
+        raise_nofile()
+        burst = 300
+        srv = self.server(PW, config={"max_pending": 2 * burst,
+                                      "max_pending_per_ip": burst})
+        socks = []
+        for i in range(burst):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            self.scope.on_close(s.close)
+            s.bind(("127.0.0.%d" % (2 + i % 4), 0))
+            s.settimeout(10)
+            s.connect(srv.addr)
+            socks.append(s)
+        # All the message 1s at once: far more than one window's worth.
+        payload = message1()
+        for s in socks:
+            s.sendall(payload)
+        self.real_user_chats(srv, "during the burst")
+        deadline = time.monotonic() + 60
+        answered = 0
+        for s in socks:
+            body = read_frame(s, deadline)
+            # e, then s and the server_hello, encrypted (3.2).
+            if body is not None and len(body) >= 32 + 48 + 16:
+                answered += 1
+        self.assertEqual(answered, burst)
+        for s in socks:
+            s.close()
+        srv.stop()
 
 
 if __name__ == "__main__":
