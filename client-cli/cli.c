@@ -697,6 +697,25 @@ say (const char *fmt, ...)
   fflush (stdout);
 }
 
+/* A send the server refused because this user sends faster than its
+ * limit allows (PROTOCOL.md section 8, message_rate): say so plainly, and
+ * when the server says it may be sent again. */
+static const char *
+send_rate_text (uint32_t retry_after_ms, char *buf, size_t cap)
+{
+  if (retry_after_ms == 0)
+    snprintf (buf, cap, "sending too fast, slow down");
+  else if (retry_after_ms < 1000)
+    snprintf (buf, cap,
+              "sending too fast, slow down (it can be sent again in %u ms)",
+              (unsigned) retry_after_ms);
+  else
+    snprintf (buf, cap,
+              "sending too fast, slow down (it can be sent again in %u s)",
+              (unsigned) ((retry_after_ms + 999) / 1000));
+  return buf;
+}
+
 /* A server-supplied text made safe for one terminal line; malloc'd. */
 static char *
 safe_text (const char *s, size_t len)
@@ -1391,9 +1410,12 @@ on_error (void *ud, const struct sc_msg_error *e)
   struct cli *cli = ud;
   char *freeme = NULL;
   const char *text = code_text (e, &freeme);
+  char rate_text[96];
 
   if (e->has_ref)
     {
+      if (e->code == SC_CODE_RATE_LIMITED)
+        text = send_rate_text (e->retry_after, rate_text, sizeof rate_text);
       if (cli->opt->mode == CLI_MODE_SEND && e->ref == cli->send_ref)
         {
           /* No keys is what an offline user who never logged in shows;

@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -34,6 +35,8 @@
 /* bcrypt only looks at the first 72 bytes of a password: anything longer
  * would verify by its prefix, so it is refused. */
 #define BCRYPT_PASSWORD_MAX 72
+/* The workers' nice value (0 is the loop thread's): see worker_main. */
+#define AUTH_WORKER_NICE 10
 
 struct auth_pool
 {
@@ -272,6 +275,13 @@ worker_main (void *arg)
   struct auth_pool *pool = arg;
   struct crypt_data *data = calloc (1, sizeof *data);
 
+  /* A hash keeps a core busy for tens of milliseconds by design, and a
+   * login storm keeps every worker hashing: at the default priority the
+   * workers would take the cores from the loop thread, and relaying would
+   * wait behind them. Lower priority gives the loop the core whenever it
+   * has work; hashing uses what is left. (Per thread on Linux; failing is
+   * harmless.) */
+  (void) setpriority (PRIO_PROCESS, (id_t) gettid (), AUTH_WORKER_NICE);
   pthread_mutex_lock (&pool->mu);
   for (;;)
     {

@@ -38,6 +38,7 @@ static void write_cb (struct bufferevent *bev, void *ud);
 static void event_cb (struct bufferevent *bev, short what, void *ud);
 static void timer_cb (evutil_socket_t fd, short what, void *ud);
 static void linger_cb (evutil_socket_t fd, short what, void *ud);
+static void resume_cb (evutil_socket_t fd, short what, void *ud);
 static void process_input (struct client *c);
 
 static const char *
@@ -101,7 +102,58 @@ pending_done (struct client *c)
   if (!c->pending)
     return;
   c->pending = false;
+  TAILQ_REMOVE (&c->srv->pending, c, pending_entry);
   pending_adjust (c->srv, c->source, -1);
+}
+
+/* max_pending is reached and a connection from source (holding per_addr
+ * pending ones) arrives. Refusing it would let a flood from a handful of
+ * addresses, each under max_pending_per_ip, keep out everyone else until
+ * its connections time out, and then take the freed places again. So when
+ * some address holds at least as many pending connections as source would
+ * with this one, one of that address's connections makes room: its oldest
+ * one that has not finished the handshake, or else its oldest one waiting
+ * for "login", which is told server_busy first. Connections whose password
+ * is being checked are never evicted. Returns whether a place was freed. */
+static bool
+pending_evict (struct server *srv, const char *source, uintptr_t per_addr)
+{
+  uintptr_t most = 0;
+  size_t pos = 0;
+  const char *key;
+  void *value;
+  struct client *c, *victim = NULL;
+
+  while (strmap_next (srv->pending_by_addr, &pos, &key, &value))
+    if ((uintptr_t) value > most)
+      most = (uintptr_t) value;
+  if (per_addr + 1 > most)
+    return false;
+  TAILQ_FOREACH (c, &srv->pending, pending_entry)
+  {
+    if (c->state != CLIENT_HANDSHAKE && c->state != CLIENT_LOGIN)
+      continue;
+    if ((uintptr_t) strmap_get (srv->pending_by_addr, c->source) != most)
+      continue;
+    if (victim == NULL || c->state == CLIENT_HANDSHAKE)
+      victim = c;
+    if (c->state == CLIENT_HANDSHAKE)
+      break;
+  }
+  if (victim == NULL)
+    return false;
+  log_warn ("conn %" PRIu64 " from %s makes room for a connection from %s: "
+            "max_pending reached pending=%u from-that-address=%" PRIuPTR,
+            victim->id, victim->addr, source, srv->n_pending, most);
+  /* Its place is free at once, whether or not its last words need a
+   * flush. */
+  pending_done (victim);
+  if (victim->state == CLIENT_LOGIN &&
+      client_send_error (victim, SC_CODE_SERVER_BUSY, NULL, BUSY_RETRY_MS) == 0)
+    client_close (victim, "pending-evicted", true);
+  else
+    client_close (victim, "pending-evicted", false);
+  return true;
 }
 
 static void
@@ -113,6 +165,8 @@ client_free (struct client *c)
     event_free (c->timer);
   if (c->linger != NULL)
     event_free (c->linger);
+  if (c->resume != NULL)
+    event_free (c->resume);
   if (c->bev != NULL)
     bufferevent_free (c->bev);
   sc_channel_free (c->ch);
@@ -193,6 +247,8 @@ client_accept (struct server *srv, int fd, const struct sockaddr *sa, int salen)
   format_addr (sa, addr, sizeof (addr));
   client_source_key (sa, source, sizeof (source));
   per_addr = (uintptr_t) strmap_get (srv->pending_by_addr, source);
+  if (per_addr < cfg->max_pending_per_ip && srv->n_pending >= cfg->max_pending)
+    (void) pending_evict (srv, source, per_addr);
   if (srv->n_pending >= cfg->max_pending || per_addr >= cfg->max_pending_per_ip)
     {
       log_warn ("connection from %s refused reason=too-many-pending "
@@ -228,8 +284,9 @@ client_accept (struct server *srv, int fd, const struct sockaddr *sa, int salen)
   c->timer = evtimer_new (srv->base, timer_cb, c);
   /* Made now, so that a close from inside a send never needs memory. */
   c->linger = evtimer_new (srv->base, linger_cb, c);
-  if (c->timer == NULL || c->linger == NULL ||
-      sc_channel_new (SC_NOISE_RESPONDER, srv->static_priv, &c->ch) != 0)
+  /* The Noise state (an X25519 operation to set up) waits for the first
+   * frame: a connection that never sends one costs no crypto. */
+  if (c->timer == NULL || c->linger == NULL)
     goto fail;
 
   /* Stop reading once one whole frame is buffered: input never grows past
@@ -247,6 +304,7 @@ client_accept (struct server *srv, int fd, const struct sockaddr *sa, int salen)
   evtimer_add (c->timer, &tv);
 
   c->pending = true;
+  TAILQ_INSERT_TAIL (&srv->pending, c, pending_entry);
   pending_adjust (srv, c->source, +1);
   TAILQ_INSERT_TAIL (&srv->clients, c, entry);
   srv->n_clients++;
@@ -270,10 +328,17 @@ finalize (struct client *c)
     route_logout (srv, c);
   c->state = CLIENT_DEAD;
   pending_done (c);
+  if (c->deferred)
+    {
+      TAILQ_REMOVE (&srv->deferred, c, deferred_entry);
+      c->deferred = false;
+    }
   if (c->timer != NULL)
     evtimer_del (c->timer);
   if (c->linger != NULL)
     evtimer_del (c->linger);
+  if (c->resume != NULL)
+    evtimer_del (c->resume);
   if (c->bev != NULL)
     {
       bufferevent_disable (c->bev, EV_READ | EV_WRITE);
@@ -480,6 +545,14 @@ handle_handshake (struct client *c, const uint8_t *body, size_t len)
   bool version_ok = false;
   int r;
 
+  if (c->ch == NULL && (r = sc_channel_new (SC_NOISE_RESPONDER,
+                                            srv->static_priv, &c->ch)) != SC_OK)
+    {
+      log_error ("conn %" PRIu64 " cannot start a handshake: %s", c->id,
+                 sc_strerror (r));
+      client_close (c, "handshake-failed", false);
+      return;
+    }
   r = sc_channel_read_handshake (c->ch, body, len, srv->scratch,
                                  SC_CHANNEL_MAX_PLAINTEXT, &plen);
   if (r != SC_OK)
@@ -865,13 +938,81 @@ handle_frame (struct client *c, const uint8_t *body, size_t len)
 }
 
 static void
+handshake_timer_arm (struct server *srv, int64_t now)
+{
+  int64_t ms = srv->handshake_window_ms + SERVER_HANDSHAKE_WINDOW_MS - now;
+  struct timeval tv;
+
+  if (evtimer_pending (srv->handshake_timer, NULL))
+    return;
+  if (ms < 1)
+    ms = 1;
+  tv.tv_sec = 0;
+  tv.tv_usec = (suseconds_t) ms * 1000;
+  evtimer_add (srv->handshake_timer, &tv);
+}
+
+/* Whether c may run its handshake now (server.h): there is room in the
+ * current window and nobody was waiting before it. Otherwise c waits on
+ * srv->deferred with its reading paused. */
+static bool
+handshake_admit (struct client *c)
+{
+  struct server *srv = c->srv;
+  int64_t now = server_mono_ms ();
+
+  if (now - srv->handshake_window_ms >= SERVER_HANDSHAKE_WINDOW_MS)
+    {
+      srv->handshake_window_ms = now;
+      srv->handshakes_left = SERVER_HANDSHAKES_PER_WINDOW;
+    }
+  if (srv->handshakes_left > 0 &&
+      (TAILQ_EMPTY (&srv->deferred) || srv->resuming == c))
+    {
+      srv->handshakes_left--;
+      return true;
+    }
+  if (!c->deferred)
+    {
+      TAILQ_INSERT_TAIL (&srv->deferred, c, deferred_entry);
+      c->deferred = true;
+      bufferevent_disable (c->bev, EV_READ);
+    }
+  handshake_timer_arm (srv, now);
+  return false;
+}
+
+void
+client_run_deferred (struct server *srv)
+{
+  struct client *c;
+  int64_t now = server_mono_ms ();
+
+  srv->handshake_window_ms = now;
+  srv->handshakes_left = SERVER_HANDSHAKES_PER_WINDOW;
+  while (srv->handshakes_left > 0 && (c = TAILQ_FIRST (&srv->deferred)) != NULL)
+    {
+      TAILQ_REMOVE (&srv->deferred, c, deferred_entry);
+      c->deferred = false;
+      bufferevent_enable (c->bev, EV_READ);
+      /* Its message 1 is already buffered: no read event will come. */
+      srv->resuming = c;
+      process_input (c);
+      srv->resuming = NULL;
+    }
+  if (!TAILQ_EMPTY (&srv->deferred))
+    handshake_timer_arm (srv, now);
+}
+
+static void
 process_input (struct client *c)
 {
   struct evbuffer *in;
 
   client_ref (c);
-  while (c->state == CLIENT_HANDSHAKE || c->state == CLIENT_LOGIN ||
-         c->state == CLIENT_READY)
+  while ((c->state == CLIENT_HANDSHAKE || c->state == CLIENT_LOGIN ||
+          c->state == CLIENT_READY) &&
+         !c->read_paused)
     {
       uint8_t hdr[SC_FRAME_HEADER_LEN];
       size_t avail, body_len;
@@ -897,6 +1038,9 @@ process_input (struct client *c)
         }
       if (avail < SC_FRAME_HEADER_LEN + body_len)
         break;
+      /* The frame stays buffered until its window comes. */
+      if (c->state == CLIENT_HANDSHAKE && !handshake_admit (c))
+        break;
       frame =
           evbuffer_pullup (in, (ev_ssize_t) (SC_FRAME_HEADER_LEN + body_len));
       if (frame == NULL)
@@ -910,6 +1054,44 @@ process_input (struct client *c)
       evbuffer_drain (in, SC_FRAME_HEADER_LEN + body_len);
     }
   client_unref (c);
+}
+
+void
+client_pause_reading (struct client *c, uint32_t ms)
+{
+  struct timeval tv;
+
+  if (c->state != CLIENT_READY || c->read_paused)
+    return;
+  if (ms > CLIENT_PAUSE_MAX_MS)
+    ms = CLIENT_PAUSE_MAX_MS;
+  if (c->resume == NULL)
+    c->resume = evtimer_new (c->srv->base, resume_cb, c);
+  tv.tv_sec = 0;
+  tv.tv_usec = (suseconds_t) ms * 1000;
+  /* Timers count from the time the loop cached when this pass began,
+   * which may be well before now: the pause would end before the token it
+   * waits for is there, and the next send would be refused again. */
+  event_base_update_cache_time (c->srv->base);
+  /* Without a timer there is no way back: keep reading. */
+  if (c->resume == NULL || evtimer_add (c->resume, &tv) != 0)
+    return;
+  c->read_paused = true;
+  bufferevent_disable (c->bev, EV_READ);
+}
+
+static void
+resume_cb (evutil_socket_t fd, short what, void *ud)
+{
+  struct client *c = ud;
+
+  c->read_paused = false;
+  if (c->state != CLIENT_READY)
+    return;
+  bufferevent_enable (c->bev, EV_READ);
+  /* Frames that arrived before the pause are already buffered: no read
+   * event will announce them. */
+  process_input (c);
 }
 
 static void

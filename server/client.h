@@ -30,12 +30,15 @@ enum client_state
 struct client
 {
   TAILQ_ENTRY (client) entry;
+  TAILQ_ENTRY (client) pending_entry;  /* on srv->pending while pending */
+  TAILQ_ENTRY (client) deferred_entry; /* on srv->deferred while deferred */
   struct server *srv;
   uint64_t id;
   unsigned refs;
   struct bufferevent *bev;
   struct event *timer;  /* handshake deadline, then idle check */
   struct event *linger; /* bound on the final flush */
+  struct event *resume; /* ends a pause of reading (client_pause_reading) */
   struct sc_channel *ch;
   enum client_state state;
   bool pending;    /* counted in the server's pending totals */
@@ -48,6 +51,13 @@ struct client
                       or the /64 of an IPv6 one (client_source_key) */
   char user[33];   /* once logged in (or attempting) */
   int64_t last_rx_ms;
+
+  /* message_rate: sends refused since the last log line about them, and
+   * when that line was written (route.c). */
+  uint64_t sends_refused;
+  int64_t sends_refused_log_ms;
+  bool read_paused;
+  bool deferred; /* its handshake waits for a window (server.h) */
 };
 
 /* The key per-address limits count a peer under: an IPv4 address as
@@ -68,12 +78,21 @@ int client_send_error (struct client *c,
                        enum sc_code code,
                        const uint64_t *ref,
                        uint32_t retry_after);
+/* Reads nothing more from a logged-in client for ms (at most
+ * CLIENT_PAUSE_MAX_MS), frames already buffered included: a client over
+ * its message rate waits in TCP instead of costing the loop a refusal per
+ * frame. */
+#define CLIENT_PAUSE_MAX_MS 250
+void client_pause_reading (struct client *c, uint32_t ms);
 /* Sends "bye" (when the channel is up) and closes after the flush. */
 void client_bye (struct client *c, enum sc_code code, const char *reason);
 /* Logs "disconnected reason=..." and tears the connection down; with
  * flush, queued output is written first (bounded in time). */
 void client_close (struct client *c, const char *reason, bool flush);
 void client_unref (struct client *c);
+/* Opens a new handshake window and runs the waiting handshakes, oldest
+ * first, as far as it allows; arms srv->handshake_timer for the rest. */
+void client_run_deferred (struct server *srv);
 /* Frees a closed client whatever its references (end of the process, after
  * the hashing pool has been stopped). */
 void client_free_zombie (struct client *c);

@@ -49,6 +49,8 @@ static const struct config_key config_keys[] = {
   KEY (auth_fail_limit, 1, 1000),
   KEY (auth_backoff_ms, 1, 86400000),
   KEY (auth_backoff_max_ms, 1, 86400000),
+  KEY (message_rate, 1, 1000000),
+  KEY (message_burst, 1, 1000000),
 };
 
 #define N_KEYS (sizeof config_keys / sizeof config_keys[0])
@@ -70,6 +72,8 @@ config_defaults (struct config *cfg)
   cfg->auth_fail_limit = 5;
   cfg->auth_backoff_ms = 1000;
   cfg->auth_backoff_max_ms = 900000;
+  cfg->message_rate = 200;
+  cfg->message_burst = 400;
 }
 
 static bool

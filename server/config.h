@@ -24,6 +24,8 @@ struct config
   uint32_t auth_fail_limit;    /* failures before back-off starts */
   uint32_t auth_backoff_ms;    /* first back-off; doubles per failure */
   uint32_t auth_backoff_max_ms;
+  uint32_t message_rate;  /* sends a second per user, after the burst */
+  uint32_t message_burst; /* sends a user may make at once */
 };
 
 void config_defaults (struct config *cfg);

@@ -21,10 +21,10 @@
 
 #include "client.h"
 #include "log.h"
+#include "ratelimit.h"
 #include "route.h"
 #include "server.h"
 #include "store.h"
-#include "strmap.h"
 #include "util.h"
 #include "securechat/base64.h"
 #include "securechat/error.h"
@@ -812,24 +812,16 @@ prekeys_sweep (struct prekeys *pk, unsigned *removed, char *err, size_t err_cap)
 
 /* Buckets are kept per user, not per connection, so reconnecting does not
  * refill them. */
-#define FETCH_REFILL_MS (60000 / PREKEYS_FETCH_PER_MINUTE)
-#define FETCH_FULL_MS   ((int64_t) PREKEYS_FETCH_BURST * FETCH_REFILL_MS)
-/* Full buckets (idle for a minute) are dropped once there are this many. */
-#define BUCKETS_PRUNE_AT 1024
+_Static_assert(PREKEYS_FETCH_PER_MINUTE % 60 == 0,
+               "the buckets refill in whole requests a second");
 
 #define SIGNATURE_TEXT "signed prekey signature does not verify"
-
-struct bucket
-{
-  int64_t credit_ms; /* FETCH_REFILL_MS per request, at most FETCH_FULL_MS */
-  int64_t last_ms;
-};
 
 struct prekeys_service
 {
   struct prekeys *store;
-  struct strmap *buckets; /* requesting user -> struct bucket * */
-  size_t prune_at;        /* prune before a new bucket past this many */
+  struct ratelimit_buckets *fetches; /* bundle_request, per requesting user */
+  struct ratelimit_buckets *uploads; /* prekeys_upload, per user */
 };
 
 int
@@ -858,14 +850,17 @@ prekeys_service_new (const char *data_dir,
       free (svc);
       return PREKEYS_ERROR;
     }
-  if (strmap_new (&svc->buckets) != 0)
+  if (ratelimit_buckets_new (PREKEYS_FETCH_PER_MINUTE / 60, PREKEYS_FETCH_BURST,
+                             &svc->fetches) != 0 ||
+      ratelimit_buckets_new (PREKEYS_FETCH_PER_MINUTE / 60, PREKEYS_FETCH_BURST,
+                             &svc->uploads) != 0)
     {
+      ratelimit_buckets_free (svc->fetches);
       prekeys_free (svc->store);
       free (svc);
       util_set_err (err, err_cap, "out of memory");
       return PREKEYS_ERROR;
     }
-  svc->prune_at = BUCKETS_PRUNE_AT;
   *out = svc;
   return PREKEYS_OK;
 }
@@ -873,15 +868,10 @@ prekeys_service_new (const char *data_dir,
 void
 prekeys_service_free (struct prekeys_service *svc)
 {
-  size_t pos = 0;
-  const char *key;
-  void *value;
-
   if (svc == NULL)
     return;
-  while (strmap_next (svc->buckets, &pos, &key, &value))
-    free (value);
-  strmap_free (svc->buckets);
+  ratelimit_buckets_free (svc->fetches);
+  ratelimit_buckets_free (svc->uploads);
   prekeys_free (svc->store);
   free (svc);
 }
@@ -892,77 +882,10 @@ prekeys_service_store (struct prekeys_service *svc)
   return svc->store;
 }
 
-/* Time going backwards adds nothing, and is not remembered. */
-static void
-bucket_refill (struct bucket *b, int64_t now)
-{
-  if (now <= b->last_ms)
-    return;
-  b->credit_ms += now - b->last_ms;
-  if (b->credit_ms > FETCH_FULL_MS)
-    b->credit_ms = FETCH_FULL_MS;
-  b->last_ms = now;
-}
-
-/* Drops the buckets that are full again: they hold nothing a new one would
- * not. */
-static void
-buckets_prune (struct prekeys_service *svc, int64_t now)
-{
-  char (*full)[SC_USERNAME_MAX + 1];
-  size_t n = strmap_count (svc->buckets), n_full = 0, pos = 0, i;
-  const char *key;
-  void *value;
-
-  full = calloc (n, sizeof *full);
-  if (full == NULL)
-    return;
-  while (strmap_next (svc->buckets, &pos, &key, &value) && n_full < n)
-    {
-      struct bucket *b = value;
-
-      bucket_refill (b, now);
-      if (b->credit_ms == FETCH_FULL_MS)
-        snprintf (full[n_full++], sizeof full[0], "%s", key);
-    }
-  for (i = 0; i < n_full; i++)
-    free (strmap_remove (svc->buckets, full[i]));
-  free (full);
-}
-
 int64_t
 prekeys_fetch_check (struct prekeys_service *svc, const char *user, int64_t now)
 {
-  struct bucket *b;
-
-  b = strmap_get (svc->buckets, user);
-  if (b == NULL)
-    {
-      if (strmap_count (svc->buckets) >= svc->prune_at)
-        {
-          size_t left;
-
-          buckets_prune (svc, now);
-          left = strmap_count (svc->buckets);
-          svc->prune_at =
-              left * 2 > BUCKETS_PRUNE_AT ? left * 2 : BUCKETS_PRUNE_AT;
-        }
-      b = malloc (sizeof *b);
-      if (b == NULL)
-        return -1;
-      b->credit_ms = FETCH_FULL_MS;
-      b->last_ms = now;
-      if (strmap_set (svc->buckets, user, b) != 0)
-        {
-          free (b);
-          return -1;
-        }
-    }
-  bucket_refill (b, now);
-  if (b->credit_ms < FETCH_REFILL_MS)
-    return FETCH_REFILL_MS - b->credit_ms;
-  b->credit_ms -= FETCH_REFILL_MS;
-  return 0;
+  return ratelimit_buckets_take (svc->fetches, user, now);
 }
 
 static int
@@ -981,11 +904,7 @@ prekeys_upload_check (struct prekeys_service *svc,
                       const char *user,
                       int64_t now_ms)
 {
-  char key[16 + SC_USERNAME_MAX];
-
-  /* A bucket of its own: '/' never occurs in a username. */
-  snprintf (key, sizeof key, "upload/%s", user);
-  return prekeys_fetch_check (svc, key, now_ms);
+  return ratelimit_buckets_take (svc->uploads, user, now_ms);
 }
 
 void

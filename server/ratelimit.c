@@ -19,6 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "strmap.h"
+
 struct rl_entry
 {
   char *key;
@@ -283,4 +285,160 @@ size_t
 ratelimit_size (const struct ratelimit *rl)
 {
   return rl != NULL ? rl->size : 0;
+}
+
+/* ---- Token buckets ----
+ *
+ * Credit is kept in thousandths of a token, so that a rate of r tokens a
+ * second refills exactly r units a millisecond, for any whole r. */
+#define UNITS_PER_TOKEN 1000
+/* Full buckets are dropped when a new key would take the table past this
+ * many; the threshold then follows the buckets left (twice as many). */
+#define BUCKETS_PRUNE_AT 1024
+
+struct rl_bucket
+{
+  int64_t credit; /* units, 0..full */
+  int64_t last_ms;
+};
+
+struct ratelimit_buckets
+{
+  struct strmap *map; /* key -> struct rl_bucket * */
+  int64_t rate;       /* units a millisecond */
+  int64_t full;       /* units */
+  size_t prune_at;
+};
+
+int
+ratelimit_buckets_new (uint32_t rate,
+                       uint32_t burst,
+                       struct ratelimit_buckets **out)
+{
+  struct ratelimit_buckets *rb;
+
+  if (out == NULL)
+    return -1;
+  *out = NULL;
+  if (rate == 0 || rate > RATELIMIT_BUCKET_MAX || burst == 0 ||
+      burst > RATELIMIT_BUCKET_MAX)
+    return -1;
+  rb = calloc (1, sizeof *rb);
+  if (rb == NULL || strmap_new (&rb->map) != 0)
+    {
+      free (rb);
+      return -1;
+    }
+  rb->rate = rate;
+  rb->full = (int64_t) burst * UNITS_PER_TOKEN;
+  rb->prune_at = BUCKETS_PRUNE_AT;
+  *out = rb;
+  return 0;
+}
+
+void
+ratelimit_buckets_free (struct ratelimit_buckets *rb)
+{
+  size_t pos = 0;
+  const char *key;
+  void *value;
+
+  if (rb == NULL)
+    return;
+  while (strmap_next (rb->map, &pos, &key, &value))
+    free (value);
+  strmap_free (rb->map);
+  free (rb);
+}
+
+static void
+bucket_refill (const struct ratelimit_buckets *rb,
+               struct rl_bucket *b,
+               int64_t now)
+{
+  int64_t elapsed, missing;
+
+  if (now <= b->last_ms)
+    return;
+  elapsed = now - b->last_ms;
+  b->last_ms = now;
+  missing = rb->full - b->credit;
+  /* Compared by division first: elapsed * rate could overflow after a long
+   * silence. */
+  if (elapsed >= (missing + rb->rate - 1) / rb->rate)
+    b->credit = rb->full;
+  else
+    b->credit += elapsed * rb->rate;
+}
+
+/* Drops the buckets that are full again. Keys are copied out first: the
+ * map may not change while it is walked. */
+static void
+buckets_prune (struct ratelimit_buckets *rb, int64_t now)
+{
+  size_t n = strmap_count (rb->map), n_full = 0, pos = 0, i;
+  const char **full;
+  const char *key;
+  void *value;
+
+  full = calloc (n, sizeof *full);
+  if (full == NULL)
+    return;
+  while (strmap_next (rb->map, &pos, &key, &value) && n_full < n)
+    {
+      struct rl_bucket *b = value;
+
+      bucket_refill (rb, b, now);
+      if (b->credit == rb->full)
+        full[n_full++] = key;
+    }
+  /* Removing a key frees only that key's copy: the others stay valid. */
+  for (i = 0; i < n_full; i++)
+    free (strmap_remove (rb->map, full[i]));
+  free (full);
+}
+
+int64_t
+ratelimit_buckets_take (struct ratelimit_buckets *rb,
+                        const char *key,
+                        int64_t now_ms)
+{
+  struct rl_bucket *b;
+
+  if (rb == NULL || key == NULL)
+    return -1;
+  b = strmap_get (rb->map, key);
+  if (b == NULL)
+    {
+      if (strmap_count (rb->map) >= rb->prune_at)
+        {
+          size_t left;
+
+          buckets_prune (rb, now_ms);
+          left = strmap_count (rb->map);
+          rb->prune_at =
+              left * 2 > BUCKETS_PRUNE_AT ? left * 2 : BUCKETS_PRUNE_AT;
+        }
+      b = malloc (sizeof *b);
+      if (b == NULL)
+        return -1;
+      b->credit = rb->full;
+      b->last_ms = now_ms;
+      if (strmap_set (rb->map, key, b) != 0)
+        {
+          free (b);
+          return -1;
+        }
+    }
+  bucket_refill (rb, b, now_ms);
+  if (b->credit < UNITS_PER_TOKEN)
+    return (UNITS_PER_TOKEN - b->credit + rb->rate - 1) / rb->rate;
+  b->credit -= UNITS_PER_TOKEN;
+  return 0;
+}
+
+size_t
+ratelimit_buckets_size (const struct ratelimit_buckets *rb)
+{
+  return rb != NULL ? strmap_count (rb->map) : 0;
 }

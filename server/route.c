@@ -14,6 +14,7 @@
 
 #include "client.h"
 #include "log.h"
+#include "ratelimit.h"
 #include "server.h"
 #include "store.h"
 #include "strmap.h"
@@ -198,6 +199,56 @@ test_dump_send (const struct sc_msg_send *s)
 }
 #endif
 
+/* A flooding client is logged at its first refused send, then at most
+ * this often, with the number refused in between. */
+#define SENDS_REFUSED_LOG_MS 10000
+
+/* message_rate: true when c may send now. Otherwise the send is answered
+ * (rate_limited with its ref and when to retry) and the sender's other
+ * sends, and everyone else's, go on: the excess is refused, never
+ * dropped silently and never queued. */
+static bool
+send_allowed (struct server *srv, struct client *c, uint64_t ref)
+{
+  int64_t now = server_mono_ms ();
+  int64_t wait = ratelimit_buckets_take (srv->sends, c->user, now);
+  struct sc_msg m;
+
+  if (wait == 0)
+    return true;
+  if (wait < 0)
+    {
+      log_error ("conn %" PRIu64 " user=%s send refused reason=out-of-memory",
+                 c->id, c->user);
+      client_send_error (c, SC_CODE_INTERNAL, &ref, 0);
+      return false;
+    }
+  /* Not one line per refused send: a flood would flood the log too. */
+  c->sends_refused++;
+  if (c->sends_refused_log_ms == 0 ||
+      now - c->sends_refused_log_ms >= SENDS_REFUSED_LOG_MS)
+    {
+      log_info ("conn %" PRIu64 " user=%s sends refused reason=rate-limited "
+                "refused=%" PRIu64 " message_rate=%" PRIu32
+                " message_burst=%" PRIu32,
+                c->id, c->user, c->sends_refused, srv->cfg.message_rate,
+                srv->cfg.message_burst);
+      c->sends_refused = 0;
+      c->sends_refused_log_ms = now;
+    }
+  memset (&m, 0, sizeof (m));
+  m.type = SC_MSG_ERROR;
+  m.u.error.code = SC_CODE_RATE_LIMITED;
+  snprintf (m.u.error.message, sizeof (m.u.error.message), "%s",
+            "sending too fast, slow down");
+  m.u.error.has_ref = true;
+  m.u.error.ref = ref;
+  m.u.error.retry_after = (uint32_t) wait;
+  if (client_send_msg (c, &m) == 0)
+    client_pause_reading (c, (uint32_t) wait);
+  return false;
+}
+
 void
 route_send (struct server *srv, struct client *c, const struct sc_msg_send *s)
 {
@@ -206,6 +257,8 @@ route_send (struct server *srv, struct client *c, const struct sc_msg_send *s)
   uint64_t ref = s->id;
   int64_t ts;
 
+  if (!send_allowed (srv, c, ref))
+    return;
 #ifdef SC_SERVER_TESTING
   test_dump_send (s);
 #endif

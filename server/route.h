@@ -26,7 +26,8 @@ void route_logout (struct server *srv, struct client *c);
 /* Sends the sorted list of online users to c, in chunks. */
 int route_send_presence_list (struct server *srv, struct client *c);
 /* Handles a "send" from c: forwards it and acknowledges, or answers with
- * the matching error. */
+ * the matching error; a send over c->user's message_rate is answered
+ * rate_limited (with ref and retry_after) before anything else. */
 void
 route_send (struct server *srv, struct client *c, const struct sc_msg_send *m);
 size_t route_count (const struct route *r);

@@ -111,6 +111,12 @@ accept_error_cb (struct evconnlistener *l, void *ud)
 }
 
 static void
+handshake_window_cb (evutil_socket_t fd, short what, void *ud)
+{
+  client_run_deferred (ud);
+}
+
+static void
 shutdown_timeout_cb (evutil_socket_t fd, short what, void *ud)
 {
   struct server *srv = ud;
@@ -234,6 +240,8 @@ server_init (struct server *srv, const char *data_dir, const struct config *cfg)
   srv->data_dir = data_dir;
   TAILQ_INIT (&srv->clients);
   TAILQ_INIT (&srv->zombies);
+  TAILQ_INIT (&srv->pending);
+  TAILQ_INIT (&srv->deferred);
 
   snprintf (path, sizeof (path), "%s/%s", data_dir, KEYFILE_NAME);
   if (keyfile_load (path, srv->static_priv, srv->static_pub, err,
@@ -280,17 +288,20 @@ server_init (struct server *srv, const char *data_dir, const struct config *cfg)
   srv->sig_hup = evsignal_new (srv->base, SIGHUP, signal_cb, srv);
   srv->shutdown_timer = evtimer_new (srv->base, shutdown_timeout_cb, srv);
   srv->listener_retry = evtimer_new (srv->base, listener_retry_cb, srv);
+  srv->handshake_timer = evtimer_new (srv->base, handshake_window_cb, srv);
   if (srv->scratch == NULL || srv->sig_int == NULL || srv->sig_term == NULL ||
-      srv->sig_hup == NULL || srv->shutdown_timer == NULL ||
-      srv->listener_retry == NULL || route_new (&srv->route) != 0 ||
-      strmap_new (&srv->pending_by_addr) != 0 ||
+      srv->handshake_timer == NULL || srv->sig_hup == NULL ||
+      srv->shutdown_timer == NULL || srv->listener_retry == NULL ||
+      route_new (&srv->route) != 0 || strmap_new (&srv->pending_by_addr) != 0 ||
       strmap_new (&srv->checks_by_user) != 0 ||
       ratelimit_new (RATELIMIT_ENTRIES, cfg->auth_fail_limit,
                      cfg->auth_backoff_ms, cfg->auth_backoff_max_ms,
                      &srv->fail_by_user) != 0 ||
       ratelimit_new (RATELIMIT_ENTRIES, cfg->auth_fail_limit,
                      cfg->auth_backoff_ms, cfg->auth_backoff_max_ms,
-                     &srv->fail_by_addr) != 0)
+                     &srv->fail_by_addr) != 0 ||
+      ratelimit_buckets_new (cfg->message_rate, cfg->message_burst,
+                             &srv->sends) != 0)
     {
       log_error ("out of memory while starting");
       return -1;
@@ -333,11 +344,14 @@ server_cleanup (struct server *srv)
     event_free (srv->shutdown_timer);
   if (srv->listener_retry != NULL)
     event_free (srv->listener_retry);
+  if (srv->handshake_timer != NULL)
+    event_free (srv->handshake_timer);
   route_free (srv->route);
   strmap_free (srv->pending_by_addr);
   strmap_free (srv->checks_by_user);
   ratelimit_free (srv->fail_by_user);
   ratelimit_free (srv->fail_by_addr);
+  ratelimit_buckets_free (srv->sends);
   store_free (srv->store);
   prekeys_service_free (srv->prekeys);
   if (srv->base != NULL)

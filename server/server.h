@@ -20,11 +20,22 @@ struct client;
 struct store;
 struct auth_pool;
 struct ratelimit;
+struct ratelimit_buckets;
 struct route;
 struct strmap;
 struct prekeys_service;
 
 TAILQ_HEAD (client_list, client);
+
+/* Noise handshakes the loop runs in one window of
+ * SERVER_HANDSHAKE_WINDOW_MS (message 1 costs the server three X25519
+ * operations); the others wait, oldest first, for the next window with
+ * their reading paused. A burst of new connections then takes at most a
+ * quarter of the loop's time, and relaying goes on in between, instead of
+ * waiting for every handshake of the burst. 1,600 handshakes a second is
+ * far more than the hashing pool can log in. */
+#define SERVER_HANDSHAKES_PER_WINDOW 16
+#define SERVER_HANDSHAKE_WINDOW_MS   10
 
 struct server
 {
@@ -46,13 +57,20 @@ struct server
   struct auth_pool *auth;
   struct ratelimit *fail_by_user;
   struct ratelimit *fail_by_addr;
+  struct ratelimit_buckets *sends; /* user -> message_rate budget */
   struct route *route;
   struct strmap *pending_by_addr;  /* address -> (uintptr_t) count */
   struct strmap *checks_by_user;   /* user -> (uintptr_t) hash jobs running */
   struct prekeys_service *prekeys; /* DIR/prekeys and the fetch limits */
 
   struct client_list clients;
-  struct client_list zombies; /* closed, still referenced by a hash job */
+  struct client_list zombies;     /* closed, still referenced by a hash job */
+  TAILQ_HEAD (, client) pending;  /* not logged in yet, oldest first */
+  TAILQ_HEAD (, client) deferred; /* handshakes waiting for a window */
+  struct event *handshake_timer;  /* opens the next window */
+  int64_t handshake_window_ms;    /* when the current window began */
+  unsigned handshakes_left;       /* in the current window */
+  struct client *resuming;        /* taken off deferred, running now */
   unsigned n_clients;
   unsigned n_pending; /* not yet logged in */
   uint64_t next_conn_id;

@@ -5,7 +5,15 @@
 #   run-bench.sh SC_BENCH [sc-bench options...]
 # Programs: $SECURECHATD (securechatd) and the SC_BENCH argument.
 # Environment: BENCH_USERS (default 32) accounts bench0..bench{N-1} are
-# created; BENCH_CONFIG, if set, is passed to the server as --config.
+# created, all with the same password; BENCH_CONFIG, if set, is passed to
+# the server as --config. Without it the server runs with its defaults
+# except the per-user message limit (message_rate, message_burst), which
+# is lifted: the relay figures measure what the server can carry, and a
+# sender that keeps its window full goes far over 200 messages a second.
+# The server's pid goes to sc-bench (--server-pid) so that it can sample
+# its memory; after the run the reasons the server gave for closing or
+# refusing connections are counted from its log; BENCH_LOG, if set, names
+# a file to copy the whole log to.
 set -eu
 
 die () { echo "run-bench.sh: $*" >&2; exit 1; }
@@ -18,7 +26,7 @@ daemon=${SECURECHATD:?SECURECHATD must name the securechatd binary}
 [ -x "$daemon" ] || die "$daemon is not executable"
 users=${BENCH_USERS:-32}
 case $users in ''|*[!0-9]*) die "BENCH_USERS must be a number";; esac
-[ "$users" -ge 2 ] && [ "$users" -le 2048 ] || die "BENCH_USERS in 2..2048"
+[ "$users" -ge 2 ] && [ "$users" -le 8192 ] || die "BENCH_USERS in 2..8192"
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/sc-bench.XXXXXX")
 pid=
@@ -43,12 +51,28 @@ chmod 600 "$tmp/password"
 
 fp=$("$daemon" init --data-dir "$data" | grep -o 'SHA256:[A-Za-z0-9+/]\{43\}' | head -n 1)
 [ -n "$fp" ] || die "securechatd init printed no fingerprint"
-i=0
-while [ $i -lt "$users" ]; do
-  printf '%s\n' "$password" | "$daemon" useradd --data-dir "$data" "bench$i" >/dev/null \
-    || die "useradd bench$i failed"
-  i=$((i + 1))
-done
+printf '%s\n' "$password" | "$daemon" useradd --data-dir "$data" bench0 >/dev/null \
+  || die "useradd bench0 failed"
+# The other accounts share bench0's hash: one useradd each would hash the
+# password thousands of times.
+python3 - "$data/credentials.json" "$users" <<'EOF' || die "cannot write the accounts"
+import json, os, sys
+path, n = sys.argv[1], int(sys.argv[2])
+with open(path) as f:
+    digest = json.load(f)["bench0"]
+with open(path + ".new", "w") as f:
+    json.dump({"bench%d" % i: digest for i in range(n)}, f)
+os.chmod(path + ".new", 0o600)
+os.replace(path + ".new", path)
+EOF
+
+config=${BENCH_CONFIG:-}
+if [ -z "$config" ]; then
+  config=$tmp/bench.conf
+  printf 'message_rate = 1000000\nmessage_burst = 1000000\n' > "$config"
+fi
+# Thousands of connections: as many descriptors as the hard limit allows.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || :
 
 # A free port: let the kernel pick one, then hand it to the server; retry
 # if another process takes it in between.
@@ -56,13 +80,8 @@ attempt=0
 while :; do
   attempt=$((attempt + 1))
   port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-  if [ -n "${BENCH_CONFIG:-}" ]; then
-    "$daemon" run --data-dir "$data" --listen "127.0.0.1:$port" \
-      --config "$BENCH_CONFIG" 2>"$tmp/server.log" &
-  else
-    "$daemon" run --data-dir "$data" --listen "127.0.0.1:$port" \
-      2>"$tmp/server.log" &
-  fi
+  "$daemon" run --data-dir "$data" --listen "127.0.0.1:$port" \
+    --config "$config" 2>"$tmp/server.log" &
   pid=$!
   i=0
   while [ $i -lt 200 ]; do
@@ -79,8 +98,8 @@ done
 
 status=0
 "$bench" --server "127.0.0.1:$port" --fingerprint "$fp" \
-  --user-prefix bench --password-file "$tmp/password" --users "$users" "$@" \
-  || status=$?
+  --user-prefix bench --password-file "$tmp/password" --users "$users" \
+  --server-pid "$pid" "$@" || status=$?
 
 kill -TERM "$pid"
 rc=0
@@ -90,4 +109,10 @@ if [ $rc -ne 0 ]; then
   cat "$tmp/server.log" >&2
   die "securechatd exited with $rc"
 fi
+if [ -n "${BENCH_LOG:-}" ]; then
+  cp "$tmp/server.log" "$BENCH_LOG" || die "cannot copy the log to $BENCH_LOG"
+fi
+echo "server log, closes and refusals by reason:"
+grep -o 'reason=[a-z-]*' "$tmp/server.log" | sort | uniq -c | sort -rn \
+  | sed 's/^/  /' || :
 exit $status

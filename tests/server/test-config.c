@@ -90,6 +90,8 @@ test_defaults (void)
   g_assert_cmpuint (cfg.auth_fail_limit, ==, 5);
   g_assert_cmpuint (cfg.auth_backoff_ms, ==, 1000);
   g_assert_cmpuint (cfg.auth_backoff_max_ms, ==, 900000);
+  g_assert_cmpuint (cfg.message_rate, ==, 200);
+  g_assert_cmpuint (cfg.message_burst, ==, 400);
   g_assert_cmpint (config_validate (&cfg, NULL, 0), ==, 0);
 }
 
@@ -112,6 +114,8 @@ test_every_key (void)
       "hash_queue_max = 10\n"
       "auth_fail_limit = 3\n"
       "auth_backoff_ms = 250\n"
+      "message_rate = 5\n"
+      "message_burst = 1000000\n"
       "auth_backoff_max_ms = 60000"; /* no final newline */
   struct config cfg;
   char *err;
@@ -132,6 +136,8 @@ test_every_key (void)
   g_assert_cmpuint (cfg.auth_fail_limit, ==, 3);
   g_assert_cmpuint (cfg.auth_backoff_ms, ==, 250);
   g_assert_cmpuint (cfg.auth_backoff_max_ms, ==, 60000);
+  g_assert_cmpuint (cfg.message_rate, ==, 5);
+  g_assert_cmpuint (cfg.message_burst, ==, 1000000);
   g_assert_cmpint (config_validate (&cfg, NULL, 0), ==, 0);
 }
 
@@ -190,6 +196,12 @@ static const struct
   { "below-range", "\n\nmax_frame = 63\n", 3, "out of range (64..65535)" },
   { "above-range", "max_frame = 65536\n", 1, "out of range (64..65535)" },
   { "zero", "hash_workers = 0\n", 1, "out of range (1..64)" },
+  { "rate-zero", "message_rate = 0\n", 1, "out of range (1..1000000)" },
+  { "rate-above", "message_rate = 1000001\n", 1,
+    "message_rate: 1000001 is out of range (1..1000000)" },
+  { "burst-zero", "message_burst = 0\n", 1,
+    "message_burst: 0 is out of range (1..1000000)" },
+  { "burst-above", "message_burst = 2000000\n", 1, "out of range" },
   { "overflow-u32", "max_connections = 4294967296\n", 1, "too large" },
   { "overflow-u64", "max_connections = 99999999999999999999999\n", 1,
     "too large" },
@@ -467,7 +479,7 @@ test_example_file (void)
         g_string_append_printf (uncommented, "%s\n", lines[i] + 1);
         n_keys++;
       }
-  g_assert_cmpuint (n_keys, ==, 13);
+  g_assert_cmpuint (n_keys, ==, 15);
   out = load_text (uncommented->str, &cfg, NULL);
   g_assert_null (out);
   g_assert_true (memcmp (&cfg, &def, sizeof cfg) == 0);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* server/ratelimit.c: threshold, doubling, cap, success, expiry, and the
- * bound on the table. */
+ * bound on the table; token buckets: burst, refill at whole and fractional
+ * rates, long silences, clocks going backwards, and the table's pruning. */
 #include <glib.h>
 #include <stdio.h>
 #include <string.h>
@@ -258,6 +259,155 @@ test_many_keys (void)
   ratelimit_free (rl);
 }
 
+/* ---- Token buckets ---- */
+
+static struct ratelimit_buckets *
+make_buckets (uint32_t rate, uint32_t burst)
+{
+  struct ratelimit_buckets *rb = NULL;
+
+  g_assert_cmpint (ratelimit_buckets_new (rate, burst, &rb), ==, 0);
+  g_assert_nonnull (rb);
+  return rb;
+}
+
+static void
+test_buckets_bad_args (void)
+{
+  struct ratelimit_buckets *rb = (struct ratelimit_buckets *) 1;
+
+  g_assert_cmpint (ratelimit_buckets_new (0, 10, &rb), ==, -1);
+  g_assert_null (rb);
+  g_assert_cmpint (ratelimit_buckets_new (10, 0, &rb), ==, -1);
+  g_assert_cmpint (ratelimit_buckets_new (RATELIMIT_BUCKET_MAX + 1, 10, &rb),
+                   ==, -1);
+  g_assert_cmpint (ratelimit_buckets_new (10, RATELIMIT_BUCKET_MAX + 1, &rb),
+                   ==, -1);
+  g_assert_cmpint (ratelimit_buckets_new (10, 10, NULL), ==, -1);
+  ratelimit_buckets_free (NULL);
+  g_assert_cmpuint (ratelimit_buckets_size (NULL), ==, 0);
+  g_assert_cmpint (ratelimit_buckets_take (NULL, "x", 0), ==, -1);
+  rb = make_buckets (1, 1);
+  g_assert_cmpint (ratelimit_buckets_take (rb, NULL, 0), ==, -1);
+  g_assert_cmpuint (ratelimit_buckets_size (rb), ==, 0);
+  ratelimit_buckets_free (rb);
+}
+
+/* The server's defaults: 400 at once, then 200 a second, one every 5 ms. */
+static void
+test_buckets_burst_and_refill (void)
+{
+  struct ratelimit_buckets *rb = make_buckets (200, 400);
+  int64_t t0 = 1000000;
+  int i;
+
+  for (i = 0; i < 400; i++)
+    g_assert_cmpint (ratelimit_buckets_take (rb, "alice", t0), ==, 0);
+  g_assert_cmpint (ratelimit_buckets_take (rb, "alice", t0), ==, 5);
+  /* A refusal takes nothing: asking again costs nothing either. */
+  g_assert_cmpint (ratelimit_buckets_take (rb, "alice", t0), ==, 5);
+  g_assert_cmpint (ratelimit_buckets_take (rb, "alice", t0 + 3), ==, 2);
+  g_assert_cmpint (ratelimit_buckets_take (rb, "alice", t0 + 5), ==, 0);
+  g_assert_cmpint (ratelimit_buckets_take (rb, "alice", t0 + 5), ==, 5);
+  /* Other keys are independent, and start full. */
+  for (i = 0; i < 400; i++)
+    g_assert_cmpint (ratelimit_buckets_take (rb, "bob", t0 + 5), ==, 0);
+  g_assert_cmpint (ratelimit_buckets_take (rb, "bob", t0 + 5), >, 0);
+  /* One second later: 200 more for alice, and not one over. */
+  for (i = 0; i < 200; i++)
+    g_assert_cmpint (ratelimit_buckets_take (rb, "alice", t0 + 1005), ==, 0);
+  g_assert_cmpint (ratelimit_buckets_take (rb, "alice", t0 + 1005), ==, 5);
+  /* A steady sender at the rate is never refused. */
+  for (i = 1; i <= 2000; i++)
+    g_assert_cmpint (ratelimit_buckets_take (rb, "alice", t0 + 1005 + 5 * i),
+                     ==, 0);
+  g_assert_cmpuint (ratelimit_buckets_size (rb), ==, 2);
+  ratelimit_buckets_free (rb);
+}
+
+/* 3 a second does not divide a second into whole milliseconds: credit is
+ * kept in fractions of a token, so nothing is lost to rounding. */
+static void
+test_buckets_fractional_rate (void)
+{
+  struct ratelimit_buckets *rb = make_buckets (3, 2);
+  int64_t t0 = 42, t;
+  int granted = 0;
+
+  g_assert_cmpint (ratelimit_buckets_take (rb, "k", t0), ==, 0);
+  g_assert_cmpint (ratelimit_buckets_take (rb, "k", t0), ==, 0);
+  g_assert_cmpint (ratelimit_buckets_take (rb, "k", t0), ==, 334);
+  g_assert_cmpint (ratelimit_buckets_take (rb, "k", t0 + 333), ==, 1);
+  g_assert_cmpint (ratelimit_buckets_take (rb, "k", t0 + 334), ==, 0);
+  /* Asking every millisecond for ten seconds gets exactly 3 a second. */
+  for (t = t0 + 335; t < t0 + 334 + 10000; t++)
+    if (ratelimit_buckets_take (rb, "k", t) == 0)
+      granted++;
+  g_assert_cmpint (granted, ==, 29);
+  g_assert_cmpint (ratelimit_buckets_take (rb, "k", t0 + 334 + 10000), ==, 0);
+  ratelimit_buckets_free (rb);
+}
+
+static void
+test_buckets_clock (void)
+{
+  struct ratelimit_buckets *rb =
+      make_buckets (RATELIMIT_BUCKET_MAX, RATELIMIT_BUCKET_MAX);
+  struct ratelimit_buckets *slow = make_buckets (1, 1);
+  int64_t t0 = 1000;
+
+  /* Years of silence at the largest rate fill the bucket, no more. */
+  g_assert_cmpint (ratelimit_buckets_take (rb, "k", t0), ==, 0);
+  g_assert_cmpint (ratelimit_buckets_take (rb, "k", INT64_MAX / 2), ==, 0);
+  g_assert_cmpint (ratelimit_buckets_take (rb, "k", INT64_MAX), ==, 0);
+  g_assert_cmpint (ratelimit_buckets_take (rb, "k", INT64_MAX), ==, 0);
+  /* Even the largest rate never says "0 ms": a refusal means wait. */
+  for (int i = 0; i < 1000000; i++)
+    if (ratelimit_buckets_take (rb, "k", INT64_MAX) != 0)
+      break;
+  g_assert_cmpint (ratelimit_buckets_take (rb, "k", INT64_MAX), ==, 1);
+
+  /* A clock that goes backwards adds nothing, and the refill counts from
+   * the latest time seen. */
+  g_assert_cmpint (ratelimit_buckets_take (slow, "k", t0), ==, 0);
+  g_assert_cmpint (ratelimit_buckets_take (slow, "k", t0 + 600), ==, 400);
+  g_assert_cmpint (ratelimit_buckets_take (slow, "k", t0 - 5000), ==, 400);
+  g_assert_cmpint (ratelimit_buckets_take (slow, "k", t0 + 900), ==, 100);
+  g_assert_cmpint (ratelimit_buckets_take (slow, "k", t0 + 1000), ==, 0);
+  ratelimit_buckets_free (rb);
+  ratelimit_buckets_free (slow);
+}
+
+/* Thousands of keys: full buckets are dropped as the table grows, spent
+ * ones stay, so the table stays small without resetting anyone's limit. */
+static void
+test_buckets_prune (void)
+{
+  struct ratelimit_buckets *rb = make_buckets (10, 10);
+  int64_t t0 = 5000000;
+  char key[32];
+  int i, round;
+
+  for (round = 0; round < 10; round++)
+    {
+      int64_t t = t0 + 2000 * round;
+
+      /* spender empties its bucket, then a thousand new keys arrive,
+       * pruning the table: spender's limit holds through it. */
+      for (i = 0; i < 10; i++)
+        g_assert_cmpint (ratelimit_buckets_take (rb, "spender", t), ==, 0);
+      for (i = 0; i < 1000; i++)
+        {
+          snprintf (key, sizeof key, "r%d-k%d", round, i);
+          g_assert_cmpint (ratelimit_buckets_take (rb, key, t), ==, 0);
+        }
+      g_assert_cmpint (ratelimit_buckets_take (rb, "spender", t), ==, 100);
+      /* Earlier rounds' buckets were full again: dropped. */
+      g_assert_cmpuint (ratelimit_buckets_size (rb), <=, 2048);
+    }
+  ratelimit_buckets_free (rb);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -272,5 +422,12 @@ main (int argc, char **argv)
                    test_quiet_keys_forgotten);
   g_test_add_func ("/server/ratelimit/eviction-bound", test_eviction_bound);
   g_test_add_func ("/server/ratelimit/many-keys", test_many_keys);
+  g_test_add_func ("/server/ratelimit/buckets/bad-args", test_buckets_bad_args);
+  g_test_add_func ("/server/ratelimit/buckets/burst-refill",
+                   test_buckets_burst_and_refill);
+  g_test_add_func ("/server/ratelimit/buckets/fractional-rate",
+                   test_buckets_fractional_rate);
+  g_test_add_func ("/server/ratelimit/buckets/clock", test_buckets_clock);
+  g_test_add_func ("/server/ratelimit/buckets/prune", test_buckets_prune);
   return g_test_run ();
 }
