@@ -69,7 +69,6 @@
 #define MAX_DURATION_S    600
 #define MAX_TEXT          SC_E2E_CONTENT_MAX
 #define MAX_SAMPLES       (16u * 1024 * 1024)
-#define STAMP_BIN_LEN     16 /* sequence number and send time, 8 bytes each */
 #define STAMP_HEX_LEN     32 /* the same as hex digits in text protocols */
 #define TICK_MS           1000
 #define DRAIN_MS          5000 /* waiting for the last messages in flight */
@@ -77,6 +76,7 @@
 #define RETRY_MS          100  /* a failed churn slot waits before it retries */
 #define QUIT_WAIT_MS      2000 /* a leaving client waits for the server's EOF */
 #define LOG_BUDGET        20   /* connection problems printed per run */
+#define CPU_TICKS_MIN     10   /* server CPU needed for a per-message figure */
 #define PASSWORD_FILE_MAX (SC_PASSWORD_MAX + 2)
 
 /* Lines of the text protocols. IRC: RFC 1459's 512 bytes plus room for
@@ -2215,9 +2215,11 @@ figures_compute (struct bench *b, struct figures *f)
     {
       f->cpu_s = (double) (b->cpu1 - b->cpu0) / (double) clk;
       f->cpu_pct = 100.0 * f->cpu_s / f->seconds;
-      if (b->delivered > 0)
+      /* /proc/PID/stat counts in clock ticks: below CPU_TICKS_MIN of them
+       * a figure per message would be mostly rounding. */
+      if (b->cpu1 - b->cpu0 >= CPU_TICKS_MIN && b->delivered > 0)
         f->us_per_msg = f->cpu_s * 1e6 / (double) b->delivered;
-      if (b->ops > 0)
+      if (b->cpu1 - b->cpu0 >= CPU_TICKS_MIN && b->ops > 0)
         f->us_per_op = f->cpu_s * 1e6 / (double) b->ops;
     }
   if (b->mode == MODE_IDLE && b->rss_base >= 0 && b->rss_end >= 0 &&
