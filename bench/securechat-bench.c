@@ -822,6 +822,9 @@ conn_after (struct conn *cn)
     }
   if (b->phase == PH_CLOSE && b->open_conns == 0)
     finish (b);
+  else if (b->open_conns == 0 && b->n_setup > 0 && b->phase > PH_SETUP &&
+           b->phase < PH_CLOSE && b->mode != MODE_LOGIN)
+    bench_fail (b, "every connection closed before the end of the run");
 }
 
 static void
