@@ -336,6 +336,10 @@ send_error_cb (ScConnection *connection,
                const char *message,
                ScChat *self)
 {
+  /* The server's per-user rate: say what the user can do about it. */
+  if (code == SC_CODE_RATE_LIMITED)
+    message = _ ("You are sending messages too fast. Wait a moment, then "
+                 "send it again.");
   update_delivery (self, ref,
                    code == SC_CODE_RECIPIENT_OFFLINE ? SC_DELIVERY_OFFLINE
                                                      : SC_DELIVERY_FAILED,
