@@ -87,6 +87,18 @@ class Relay:
         return rc
 
 
+def sizes(text_len):
+    """securechat-bench --sizes: (end-to-end message, base64 body)."""
+    res = subprocess.run([BENCH, "--sizes", "--text", str(text_len)],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         timeout=RUN_TIMEOUT, check=False)
+    m = re.match(rb"text (\d+) bytes: end-to-end message (\d+) bytes, "
+                 rb"body (\d+) bytes \(base64\)\n$", res.stdout)
+    if res.returncode != 0 or not m or int(m.group(1)) != text_len:
+        harness.fail("securechat-bench --sizes printed %r" % res.stdout)
+    return int(m.group(2)), int(m.group(3))
+
+
 class BenchSmokeTest(harness.IntegrationTest):
     def run_bench(self, args):
         res = harness._run_checked(self.scope, [BENCH] + args,
@@ -152,6 +164,40 @@ class BenchSmokeTest(harness.IntegrationTest):
         self.assertEqual(res.rc, 1, res)
         self.assertIn("not the pinned one", res.err)
         self.assertNotIn(PASSWORD, srv.stop())
+
+    def test_payload_is_a_real_e2e_message(self):
+        """The payload size the generator models is what the real client
+        sends: NORMAL messages of several text lengths, around a padding
+        boundary, seen by the server's routing code."""
+        users = {"alice": PASSWORD, "bob": PASSWORD + "-b"}
+        srv = harness.testing_server(self.scope, users)
+        srv.start()
+        alice = self.cli(srv, "alice")
+        bob = self.cli(srv, "bob")
+        # alice's messages are PREKEY ones until she has read a reply.
+        rx = bob.recv(count=1, timeout=60)
+        self.assertEqual(alice.send("bob", "hello").rc, harness.EXIT_OK)
+        self.assertEqual(rx.wait_exit(timeout=60).rc, harness.EXIT_OK)
+        rx = alice.recv(count=1, timeout=60)
+        self.assertEqual(bob.send("alice", "hi").rc, harness.EXIT_OK)
+        self.assertEqual(rx.wait_exit(timeout=60).rc, harness.EXIT_OK)
+        texts = [c * n for c, n in (("a", 14), ("b", 15), ("c", 16),
+                                    ("d", 100), ("e", 200))]
+        rx = bob.recv(count=len(texts), timeout=60)
+        for text in texts:
+            self.assertEqual(alice.send("bob", text).rc, harness.EXIT_OK)
+        got = rx.wait_exit(timeout=60)
+        self.assertEqual(got.rc, harness.EXIT_OK, got)
+        srv.stop()
+        dump = harness.read_route_dump(srv.route_dump)
+        msgs = harness.route_dump_messages(srv.route_dump)
+        self.assertEqual(len(dump), 2 + len(texts), dump)
+        for text, (_, body), (_, m) in zip(texts, dump[2:], msgs[2:]):
+            self.assertEqual(m["kind"], harness.E2E_NORMAL, m)
+            binary, b64 = sizes(len(text))
+            self.assertEqual(len(harness.b64decode_strict(body)), binary,
+                             "text of %d bytes" % len(text))
+            self.assertEqual(len(body), b64, "text of %d bytes" % len(text))
 
     def test_sc_relay(self):
         relay = Relay(self.scope)

@@ -2390,12 +2390,15 @@ usage (FILE *f)
       "         [--user-prefix PREFIX] [--storm-prefix PREFIX]\n"
       "         [--password-file FILE] [--fingerprint SHA256:...]\n"
       "         [--server-pid PID] [--label TEXT]\n"
+      "       securechat-bench --sizes [--text BYTES]\n"
       "Names are PREFIX0, PREFIX1, ...: relay pairs use 0..2P-1 (even\n"
       "indices send to the next odd one), idle clients 0..N-1, connecting\n"
       "clients 0..C-1; login mode logs in STORM-PREFIX0..C-1 over and over.\n"
       "securechat needs --password-file (every account has that password)\n"
       "and --fingerprint. Defaults: relay, P=10 W=16 D=5 warm-up 1, text\n"
-      "100, N=1000, C=8, K=64, setup timeout 120, prefixes b and s.\n");
+      "100, N=1000, C=8, K=64, setup timeout 120, prefixes b and s.\n"
+      "--sizes prints the size of the end-to-end message of that text and\n"
+      "of its base64 body (the payload every protocol carries), and exits.\n");
 }
 
 static int
@@ -2766,6 +2769,7 @@ main (int argc, char **argv)
     { "fingerprint", required_argument, NULL, 'f' },
     { "server-pid", required_argument, NULL, 'i' },
     { "label", required_argument, NULL, 'l' },
+    { "sizes", no_argument, NULL, 'z' },
     { "help", no_argument, NULL, 'h' },
     { NULL, 0, NULL, 0 },
   };
@@ -2780,6 +2784,7 @@ main (int argc, char **argv)
   const char *fp = NULL;
   const char *password_file = NULL;
   bool have_proto = false;
+  bool sizes = false;
   unsigned pid = 0;
   int status = 2;
   int opt;
@@ -2878,6 +2883,9 @@ main (int argc, char **argv)
         case 'l':
           b.label = optarg;
           break;
+        case 'z':
+          sizes = true;
+          break;
         case 'h':
           usage (stdout);
           return 0;
@@ -2887,6 +2895,14 @@ main (int argc, char **argv)
         }
       if (rc < 0)
         return 2;
+    }
+  if (sizes && optind == argc)
+    {
+      printf ("text %u bytes: end-to-end message %zu bytes, body %zu bytes "
+              "(base64)\n",
+              b.text_len, e2e_binary_len (b.text_len),
+              base64_len (e2e_binary_len (b.text_len)));
+      return 0;
     }
   if (optind != argc || server == NULL || !have_proto)
     {
