@@ -17,6 +17,7 @@
 #include "sc-safety-dialog.h"
 #include "sc-test-screenshot.h"
 #include "sc-test-server.h"
+#include "sc-test-widgets.h"
 #include "securechat/init.h"
 
 #define ALICE_PW "alice-gui-password"
@@ -160,22 +161,6 @@ click_notification (void)
   g_assert_no_error (error);
 }
 
-static GtkWidget *
-find_widget (GtkWidget *root, GType type)
-{
-  if (G_TYPE_CHECK_INSTANCE_TYPE (root, type))
-    return root;
-  for (GtkWidget *c = gtk_widget_get_first_child (root); c != NULL;
-       c = gtk_widget_get_next_sibling (c))
-    {
-      GtkWidget *found = find_widget (c, type);
-
-      if (found != NULL)
-        return found;
-    }
-  return NULL;
-}
-
 static ScLoginPage *
 login_page (void)
 {
@@ -201,30 +186,13 @@ click_login (void)
   g_signal_emit_by_name (button, "clicked");
 }
 
-static GtkWidget *
-find_button (GtkWidget *root, const char *label)
-{
-  if (GTK_IS_BUTTON (root) &&
-      g_strcmp0 (gtk_button_get_label (GTK_BUTTON (root)), label) == 0)
-    return root;
-  for (GtkWidget *c = gtk_widget_get_first_child (root); c != NULL;
-       c = gtk_widget_get_next_sibling (c))
-    {
-      GtkWidget *found = find_button (c, label);
-
-      if (found != NULL)
-        return found;
-    }
-  return NULL;
-}
-
 /* Clicks the dialog's button for response, as a person would. */
 static void
 respond (GtkWindow *dialog, const char *response)
 {
   const char *label = adw_message_dialog_get_response_label (
       ADW_MESSAGE_DIALOG (dialog), response);
-  GtkWidget *button = find_button (GTK_WIDGET (dialog), label);
+  GtkWidget *button = sc_test_find_button (GTK_WIDGET (dialog), label);
 
   g_assert_nonnull (button);
   g_assert_true (gtk_widget_is_sensitive (button));
@@ -324,7 +292,7 @@ test_first_contact_and_wrong_password (void)
   dialog = sc_window_get_dialog (f.window);
   g_assert_true (ADW_IS_MESSAGE_DIALOG (dialog));
   /* The fingerprint the admin would read out is in the dialog. */
-  g_assert_nonnull (find_widget (GTK_WIDGET (dialog), GTK_TYPE_LABEL));
+  g_assert_nonnull (sc_test_find_widget (GTK_WIDGET (dialog), GTK_TYPE_LABEL));
   {
     g_autofree char *body = NULL;
     GtkWidget *extra =
@@ -334,7 +302,7 @@ test_first_contact_and_wrong_password (void)
 
     for (GtkWidget *w = extra; w != NULL;)
       {
-        GtkWidget *label = find_widget (w, GTK_TYPE_LABEL);
+        GtkWidget *label = sc_test_find_widget (w, GTK_TYPE_LABEL);
 
         if (label != NULL)
           g_string_append (all, gtk_label_get_text (GTK_LABEL (label)));
@@ -415,7 +383,7 @@ test_chat_with_cli (void)
       gtk_widget_activate_action (GTK_WIDGET (f.window), "win.new-chat", NULL));
   dialog = sc_window_get_dialog (f.window);
   g_assert_true (SC_IS_NEW_CHAT_DIALOG (dialog));
-  entry = find_widget (GTK_WIDGET (dialog), GTK_TYPE_ENTRY);
+  entry = sc_test_find_widget (GTK_WIDGET (dialog), GTK_TYPE_ENTRY);
   g_assert_nonnull (entry);
   gtk_editable_set_text (GTK_EDITABLE (entry), "bob");
   g_assert_cmpstr (sc_new_chat_dialog_get_name (SC_NEW_CHAT_DIALOG (dialog)),

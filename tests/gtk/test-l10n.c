@@ -15,6 +15,7 @@
 #include "sc-server-key-dialog.h"
 #include "sc-test-screenshot.h"
 #include "sc-test-server.h"
+#include "sc-test-widgets.h"
 #include "securechat/init.h"
 
 #define ALICE_PW "alice-l10n-password"
@@ -222,39 +223,6 @@ assert_nothing_cut (GtkWidget *root)
     assert_nothing_cut (c);
 }
 
-static GtkWidget *
-find_type (GtkWidget *root, GType type)
-{
-  if (G_TYPE_CHECK_INSTANCE_TYPE (root, type))
-    return root;
-  for (GtkWidget *c = gtk_widget_get_first_child (root); c != NULL;
-       c = gtk_widget_get_next_sibling (c))
-    {
-      GtkWidget *found = find_type (c, type);
-
-      if (found != NULL)
-        return found;
-    }
-  return NULL;
-}
-
-static GtkWidget *
-find_button (GtkWidget *root, const char *label)
-{
-  if (GTK_IS_BUTTON (root) &&
-      g_strcmp0 (gtk_button_get_label (GTK_BUTTON (root)), label) == 0)
-    return root;
-  for (GtkWidget *c = gtk_widget_get_first_child (root); c != NULL;
-       c = gtk_widget_get_next_sibling (c))
-    {
-      GtkWidget *found = find_button (c, label);
-
-      if (found != NULL)
-        return found;
-    }
-  return NULL;
-}
-
 static void
 show (GtkWindow *window)
 {
@@ -416,7 +384,8 @@ test_login_and_chat (void)
   assert_no_english (GTK_WIDGET (dialog));
   assert_nothing_cut (GTK_WIDGET (dialog));
   g_free (sc_test_screenshot_save (GTK_WIDGET (dialog), "l10n-fil-server-key"));
-  trust = find_button (GTK_WIDGET (dialog), "_Pagkatiwalaan at Kumonekta");
+  trust =
+      sc_test_find_button (GTK_WIDGET (dialog), "_Pagkatiwalaan at Kumonekta");
   g_assert_nonnull (trust);
   g_signal_emit_by_name (trust, "clicked");
 
@@ -593,7 +562,7 @@ test_dialogs (void)
       GTK_APPLICATION_WINDOW (f.window)));
   g_assert_nonnull (overlay);
   show (overlay);
-  g_assert_nonnull (find_type (GTK_WIDGET (overlay), GTK_TYPE_LABEL));
+  g_assert_nonnull (sc_test_find_widget (GTK_WIDGET (overlay), GTK_TYPE_LABEL));
   assert_no_english (GTK_WIDGET (overlay));
   g_free (sc_test_screenshot_save (GTK_WIDGET (overlay), "l10n-fil-shortcuts"));
   gtk_widget_set_visible (GTK_WIDGET (overlay), FALSE);
