@@ -60,6 +60,8 @@ sc_strerror (int err)
       return "not found";
     case SC_ERR_STORAGE:
       return "cannot save state";
+    case SC_ERR_AGAIN:
+      return "not handled by the fast path";
     }
   return "unknown error";
 }

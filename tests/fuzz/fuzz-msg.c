@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* The message parser (sc_msg_parse, every message type) on the plaintext
- * of a transport frame, and the base64 decoder that bodies and keys go
+ * of a transport frame, the relaying fast path's scanner beside it
+ * (sc_msg_scan_send), and the base64 decoder that bodies and keys go
  * through.
  *
  * What the parser accepts must encode again, and the encoding must parse
@@ -16,6 +17,7 @@
 #include "securechat/crypto.h"
 #include "securechat/error.h"
 #include "securechat/init.h"
+#include "securechat/msg-fast.h"
 #include "securechat/msg.h"
 
 int
@@ -102,6 +104,50 @@ check_base64 (const uint8_t *data, size_t size)
   free (out);
 }
 
+/* The fast path may decline anything, but what it accepts the strict
+ * parser accepts too, as a send with the same id, recipient and body; and
+ * the "message" the server then writes parses back to that body. */
+static void
+check_fast_path (const uint8_t *data,
+                 size_t size,
+                 int parse_rc,
+                 const struct sc_msg *m)
+{
+  struct sc_send_view v;
+  struct sc_msg again;
+  uint8_t *out;
+  size_t cap, n = 0;
+  int rc = sc_msg_scan_send (data, size, &v);
+
+  if (rc == SC_ERR_AGAIN)
+    return;
+  FUZZ_CHECK (rc == SC_OK);
+  if (parse_rc != SC_OK)
+    fuzz_fail ("the fast path accepts a text sc_msg_parse refuses (%s)",
+               sc_strerror (parse_rc));
+  FUZZ_CHECK (m->type == SC_MSG_SEND);
+  FUZZ_CHECK (v.id == m->u.send.id);
+  FUZZ_CHECK (strcmp (v.to, m->u.send.to) == 0);
+  FUZZ_CHECK (v.body_len == m->u.send.body_len);
+  FUZZ_CHECK (v.body_len == 0 ||
+              memcmp (v.body, m->u.send.body, v.body_len) == 0);
+
+  cap = SC_MSG_MESSAGE_MAX (v.body_len);
+  out = malloc (cap);
+  FUZZ_CHECK (out != NULL);
+  FUZZ_CHECK (sc_msg_write_message (v.id, v.to, 1700000000000, v.body,
+                                    v.body_len, out, cap, &n) == SC_OK);
+  FUZZ_CHECK (sc_msg_parse (out, n, &again) == SC_OK);
+  FUZZ_CHECK (again.type == SC_MSG_MESSAGE);
+  FUZZ_CHECK (again.u.message.id == v.id);
+  FUZZ_CHECK (strcmp (again.u.message.from, v.to) == 0);
+  FUZZ_CHECK (again.u.message.body_len == v.body_len);
+  FUZZ_CHECK (v.body_len == 0 ||
+              memcmp (again.u.message.body, v.body, v.body_len) == 0);
+  sc_msg_clear (&again);
+  free (out);
+}
+
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
@@ -110,6 +156,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 
   memset (&m, 0xa5, sizeof m);
   rc = sc_msg_parse (data, size, &m);
+  check_fast_path (data, size, rc, &m);
   if (rc == SC_OK)
     {
       check_roundtrip (&m);
@@ -358,6 +405,19 @@ fuzz_generate (void)
                              "\"spk_sig\":\"\",\"opk_id\":1}");
   emit_text ("bad-deep", "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["
                          "]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]");
+  /* The shapes the relaying fast path reads, and some it leaves to the
+   * strict parser. */
+  emit_text ("send-spaced", " {\r\n\t\"body\" : \"QUJDRA==\" , \"to\":\"bob\","
+                            "\"id\":9007199254740991,\"type\":\"send\"}\n");
+  emit_text ("send-empty-body",
+             "{\"type\":\"send\",\"id\":1,\"to\":\"b\",\"body\":\"\"}");
+  emit_text (
+      "send-escaped",
+      "{\"type\":\"send\",\"id\":1,\"to\":\"\\u0062ob\",\"body\":\"\\/w==\"}");
+  emit_text ("bad-send-duplicate", "{\"type\":\"send\",\"id\":1,\"to\":\"b\","
+                                   "\"body\":\"\",\"id\":2}");
+  emit_text ("bad-send-id-real",
+             "{\"type\":\"send\",\"id\":1.0,\"to\":\"b\",\"body\":\"\"}");
   emit_text ("base64-canonical", "QUJDRA==");
   emit_text ("base64-noncanonical", "QUJDRB==");
 }

@@ -32,6 +32,7 @@ enum sc_error
   SC_ERR_IDENTITY_CHANGED = -24, /* a contact's identity key changed */
   SC_ERR_NOT_FOUND = -25,        /* no such stored item */
   SC_ERR_STORAGE = -26,          /* persisting state failed */
+  SC_ERR_AGAIN = -27,            /* not handled here: take the general path */
 };
 
 const char *sc_strerror (int err);
