@@ -74,6 +74,8 @@ int client_accept (struct server *srv,
  * leaves it CLOSING and tears it down on the next loop pass, never from
  * inside the send), or m could not be encoded. */
 int client_send_msg (struct client *c, const struct sc_msg *m);
+/* The same for a message already written as JSON text (msg-fast.h). */
+int client_send_text (struct client *c, const uint8_t *text, size_t len);
 int client_send_error (struct client *c,
                        enum sc_code code,
                        const uint64_t *ref,

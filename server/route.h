@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "securechat/msg-fast.h"
 #include "securechat/msg.h"
 
 struct server;
@@ -27,7 +28,8 @@ void route_logout (struct server *srv, struct client *c);
 int route_send_presence_list (struct server *srv, struct client *c);
 /* Handles a "send" from c: forwards it and acknowledges, or answers with
  * the matching error; a send over c->user's message_rate is answered
- * rate_limited (with ref and retry_after) before anything else. */
+ * rate_limited (with ref and retry_after) before anything else. The body
+ * is borrowed for the call only. */
 void
-route_send (struct server *srv, struct client *c, const struct sc_msg_send *m);
+route_send (struct server *srv, struct client *c, const struct sc_send_view *s);
 size_t route_count (const struct route *r);

@@ -283,13 +283,15 @@ server_init (struct server *srv, const char *data_dir, const struct config *cfg)
       return -1;
     }
   srv->scratch = malloc (SC_CHANNEL_MAX_PLAINTEXT);
+  srv->out_scratch = malloc (SC_CHANNEL_MAX_PLAINTEXT);
   srv->sig_int = evsignal_new (srv->base, SIGINT, signal_cb, srv);
   srv->sig_term = evsignal_new (srv->base, SIGTERM, signal_cb, srv);
   srv->sig_hup = evsignal_new (srv->base, SIGHUP, signal_cb, srv);
   srv->shutdown_timer = evtimer_new (srv->base, shutdown_timeout_cb, srv);
   srv->listener_retry = evtimer_new (srv->base, listener_retry_cb, srv);
   srv->handshake_timer = evtimer_new (srv->base, handshake_window_cb, srv);
-  if (srv->scratch == NULL || srv->sig_int == NULL || srv->sig_term == NULL ||
+  if (srv->scratch == NULL || srv->out_scratch == NULL ||
+      srv->sig_int == NULL || srv->sig_term == NULL ||
       srv->handshake_timer == NULL || srv->sig_hup == NULL ||
       srv->shutdown_timer == NULL || srv->listener_retry == NULL ||
       route_new (&srv->route) != 0 || strmap_new (&srv->pending_by_addr) != 0 ||
@@ -357,6 +359,7 @@ server_cleanup (struct server *srv)
   if (srv->base != NULL)
     event_base_free (srv->base);
   free (srv->scratch);
+  free (srv->out_scratch);
   sc_wipe (srv->static_priv, sizeof (srv->static_priv));
 }
 

@@ -78,6 +78,9 @@ struct server
   bool shutting_down;
 
   uint8_t *scratch; /* one frame of plaintext, reused on the loop thread */
+  /* The plaintext of a frame being written (a relayed message), beside
+   * scratch, which still holds the frame it answers. */
+  uint8_t *out_scratch;
 };
 
 /* Serves until SIGINT/SIGTERM. Loads DIR/server.key and
