@@ -243,6 +243,15 @@ sc_channel_handshake_hash (const struct sc_channel *ch,
   return SC_OK;
 }
 
+void
+sc_channel_shed (struct sc_channel *ch)
+{
+  if (ch == NULL || !ch->established)
+    return;
+  sc_noise_cipher_shed (ch->send);
+  sc_noise_cipher_shed (ch->recv);
+}
+
 /* PROTOCOL.md §4: REKEY() before the message whose nonce is a non-zero
  * multiple of SC_CHANNEL_REKEY_INTERVAL. */
 static int

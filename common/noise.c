@@ -4,9 +4,12 @@
  * the fundamental patterns (§7.4, §7.5) over 25519, AESGCM / ChaChaPoly and
  * SHA256 / SHA512 / BLAKE2s / BLAKE2b. HKDF is the HMAC construction of §4.3.
  *
- * Each CipherState keeps one EVP_CIPHER_CTX keyed once; a message only sets
- * the nonce. Secrets (k inside the EVP context, ck, private keys, DH
- * outputs) are wiped on free, on Split() and on every failure. */
+ * Each CipherState keeps its key and, while it is in use, one
+ * EVP_CIPHER_CTX keyed once, so that a message only sets the nonce. An
+ * OpenSSL context is over a kilobyte; a server holding thousands of idle
+ * connections sheds them (sc_noise_cipher_shed) and keys a new one on the
+ * next message. Secrets (k, the EVP context, ck, private keys, DH outputs)
+ * are wiped on free, on Split() and on every failure. */
 #include "securechat/noise.h"
 
 #ifdef SC_NOISE_TESTING
@@ -132,7 +135,8 @@ static const struct hash_desc hashes[] = {
 
 struct sc_noise_cipher
 {
-  EVP_CIPHER_CTX *ctx; /* keyed with k when has_k */
+  uint8_t k[KEYLEN];
+  EVP_CIPHER_CTX *ctx; /* keyed with k, or NULL until the next use */
   enum sc_aead_alg alg;
   uint64_t n;
   bool has_k;
@@ -155,6 +159,7 @@ cipher_clear (struct sc_noise_cipher *c)
 {
   EVP_CIPHER_CTX_free (c->ctx);
   c->ctx = NULL;
+  sc_wipe (c->k, sizeof c->k);
   c->has_k = false;
 }
 
@@ -165,41 +170,52 @@ cipher_kill (struct sc_noise_cipher *c)
   c->dead = true;
 }
 
-/* Keys the context (creating it on first use); n is left alone so that
- * REKEY can reuse this. */
+/* The keyed EVP context, made from k when there is none. */
+static int
+cipher_ctx (struct sc_noise_cipher *c)
+{
+  const char *name;
+  EVP_CIPHER *evp;
+  int ok;
+
+  if (c->ctx != NULL)
+    return SC_OK;
+  name = cipher_evp_name (c->alg);
+  if (name == NULL)
+    return SC_ERR_INVALID;
+  c->ctx = EVP_CIPHER_CTX_new ();
+  if (c->ctx == NULL)
+    return SC_ERR_NOMEM;
+  evp = EVP_CIPHER_fetch (NULL, name, NULL);
+  ok = evp != NULL &&
+       EVP_CipherInit_ex (c->ctx, evp, NULL, NULL, NULL, 1) == 1 &&
+       EVP_CIPHER_CTX_ctrl (c->ctx, EVP_CTRL_AEAD_SET_IVLEN, NONCELEN, NULL) ==
+           1 &&
+       EVP_CipherInit_ex (c->ctx, NULL, NULL, c->k, NULL, -1) == 1;
+  /* The context holds its own reference. */
+  EVP_CIPHER_free (evp);
+  if (!ok)
+    {
+      EVP_CIPHER_CTX_free (c->ctx);
+      c->ctx = NULL;
+      return SC_ERR_CRYPTO;
+    }
+  return SC_OK;
+}
+
+/* Sets k; n is left alone so that REKEY can reuse this. A context in use
+ * is keyed again at once. */
 static int
 cipher_set_key (struct sc_noise_cipher *c, const uint8_t k[KEYLEN])
 {
-  if (c->ctx == NULL)
-    {
-      const char *name = cipher_evp_name (c->alg);
-      EVP_CIPHER *evp;
-      int ok;
-
-      if (name == NULL)
-        return SC_ERR_INVALID;
-      c->ctx = EVP_CIPHER_CTX_new ();
-      if (c->ctx == NULL)
-        return SC_ERR_NOMEM;
-      evp = EVP_CIPHER_fetch (NULL, name, NULL);
-      ok = evp != NULL &&
-           EVP_CipherInit_ex (c->ctx, evp, NULL, NULL, NULL, 1) == 1 &&
-           EVP_CIPHER_CTX_ctrl (c->ctx, EVP_CTRL_AEAD_SET_IVLEN, NONCELEN,
-                                NULL) == 1;
-      /* The context holds its own reference. */
-      EVP_CIPHER_free (evp);
-      if (!ok)
-        {
-          cipher_clear (c);
-          return SC_ERR_CRYPTO;
-        }
-    }
-  if (EVP_CipherInit_ex (c->ctx, NULL, NULL, k, NULL, -1) != 1)
+  memcpy (c->k, k, KEYLEN);
+  c->has_k = true;
+  if (c->ctx != NULL &&
+      EVP_CipherInit_ex (c->ctx, NULL, NULL, k, NULL, -1) != 1)
     {
       cipher_clear (c);
       return SC_ERR_CRYPTO;
     }
-  c->has_k = true;
   return SC_OK;
 }
 
@@ -230,6 +246,8 @@ cipher_begin (struct sc_noise_cipher *c,
   uint8_t iv[NONCELEN];
   int outl = 0;
 
+  if (cipher_ctx (c) != SC_OK)
+    return SC_ERR_CRYPTO;
   make_nonce (c->alg, n, iv);
   if (EVP_CipherInit_ex (c->ctx, NULL, NULL, NULL, iv, enc) != 1)
     return SC_ERR_CRYPTO;
@@ -412,6 +430,15 @@ sc_noise_cipher_rekey (struct sc_noise_cipher *c)
   if (ret != SC_OK)
     cipher_kill (c);
   return ret;
+}
+
+void
+sc_noise_cipher_shed (struct sc_noise_cipher *c)
+{
+  if (c == NULL)
+    return;
+  EVP_CIPHER_CTX_free (c->ctx);
+  c->ctx = NULL;
 }
 
 uint64_t

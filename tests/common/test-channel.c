@@ -555,6 +555,45 @@ test_rekey_interval (void)
   fixture_free (&f);
 }
 
+/* A shed channel keeps its keys and nonces: frames go on flowing both
+ * ways, across a rekey too, whichever side shed its contexts and when. */
+static void
+test_shed (void)
+{
+  const guint64 interval = SC_CHANNEL_REKEY_INTERVAL;
+  Fixture f;
+
+  fixture_new (&f);
+  sc_channel_shed (NULL);
+  sc_channel_shed (f.server); /* before the handshake: nothing to shed */
+  handshake (&f);
+  for (int i = 0; i < 12; i++)
+    {
+      if (i % 2 == 0)
+        sc_channel_shed (f.server);
+      if (i % 3 == 0)
+        sc_channel_shed (f.client);
+      roundtrip (f.client, f.server, "{\"type\":\"ping\"}");
+      roundtrip (f.server, f.client, "{\"type\":\"pong\"}");
+    }
+  /* Shed just before a rekey point, and again between the rekey and the
+   * next frame: the new key is what the next context is keyed with. */
+  sc_noise_cipher_set_nonce (sc_channel_testing_send_cipher (f.server),
+                             interval - 1);
+  sc_noise_cipher_set_nonce (sc_channel_testing_recv_cipher (f.client),
+                             interval - 1);
+  sc_channel_shed (f.server);
+  sc_channel_shed (f.client);
+  roundtrip (f.server, f.client, "before");
+  roundtrip (f.server, f.client, "rekeyed");
+  sc_channel_shed (f.server);
+  roundtrip (f.server, f.client, "after, sender shed");
+  sc_channel_shed (f.client);
+  roundtrip (f.server, f.client, "after, receiver shed");
+  roundtrip (f.client, f.server, "the other way");
+  fixture_free (&f);
+}
+
 static void
 test_nonce_exhaustion (void)
 {
@@ -596,5 +635,6 @@ main (int argc, char **argv)
                    test_replay_reorder_tamper);
   g_test_add_func ("/common/channel/rekey-interval", test_rekey_interval);
   g_test_add_func ("/common/channel/nonce-exhaustion", test_nonce_exhaustion);
+  g_test_add_func ("/common/channel/shed", test_shed);
   return g_test_run ();
 }

@@ -113,5 +113,8 @@ int sc_noise_cipher_decrypt (struct sc_noise_cipher *c,
                              uint8_t *out) SC_WARN_UNUSED;
 /* REKEY(): k = first 32 bytes of ENCRYPT(k, 2^64-1, empty, 32 zero bytes). */
 int sc_noise_cipher_rekey (struct sc_noise_cipher *c);
+/* Frees the OpenSSL context of a cipher not in use (over a kilobyte); the
+ * key stays, and the next operation keys a new context. */
+void sc_noise_cipher_shed (struct sc_noise_cipher *c);
 uint64_t sc_noise_cipher_nonce (const struct sc_noise_cipher *c);
 void sc_noise_cipher_free (struct sc_noise_cipher *c);
