@@ -4,7 +4,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <inttypes.h>
 #include <jansson.h>
@@ -33,13 +32,20 @@
 /* Retry hint for "server_busy". */
 #define BUSY_RETRY_MS 1000
 
-static void read_cb (struct bufferevent *bev, void *ud);
-static void write_cb (struct bufferevent *bev, void *ud);
-static void event_cb (struct bufferevent *bev, short what, void *ud);
+static void read_cb (evutil_socket_t fd, short what, void *ud);
+static void write_cb (evutil_socket_t fd, short what, void *ud);
 static void timer_cb (evutil_socket_t fd, short what, void *ud);
 static void linger_cb (evutil_socket_t fd, short what, void *ud);
 static void resume_cb (evutil_socket_t fd, short what, void *ud);
 static void process_input (struct client *c);
+static void client_ref (struct client *c);
+
+/* A socket error that only means "not now". */
+static bool
+retriable (int e)
+{
+  return e == EAGAIN || e == EWOULDBLOCK || e == EINTR;
+}
 
 static const char *
 who (const struct client *c)
@@ -167,10 +173,199 @@ client_free (struct client *c)
     event_free (c->linger);
   if (c->resume != NULL)
     event_free (c->resume);
-  if (c->bev != NULL)
-    bufferevent_free (c->bev);
+  if (c->rev != NULL)
+    event_free (c->rev);
+  if (c->wev != NULL)
+    event_free (c->wev);
+  if (c->out != NULL)
+    evbuffer_free (c->out);
+  free (c->in);
+  if (c->fd >= 0)
+    close (c->fd);
   sc_channel_free (c->ch);
   free (c);
+}
+
+/* ---- reading and writing ------------------------------------------------ */
+
+static void
+reading_on (struct client *c)
+{
+  if (!c->reading && event_add (c->rev, NULL) == 0)
+    c->reading = true;
+}
+
+static void
+reading_off (struct client *c)
+{
+  if (c->reading)
+    {
+      event_del (c->rev);
+      c->reading = false;
+    }
+}
+
+/* A frame went to or came from c: it keeps its contexts and buffers until
+ * it has been quiet for a whole shed period. */
+static void
+mark_active (struct client *c)
+{
+  struct server *srv = c->srv;
+
+  c->active = true;
+  if (c->hot)
+    return;
+  c->hot = true;
+  TAILQ_INSERT_TAIL (&srv->hot, c, hot_entry);
+  if (!evtimer_pending (srv->shed_timer, NULL))
+    {
+      struct timeval tv = { CLIENT_SHED_INTERVAL_MS / 1000,
+                            (CLIENT_SHED_INTERVAL_MS % 1000) * 1000 };
+      evtimer_add (srv->shed_timer, &tv);
+    }
+}
+
+void
+client_shed_idle (struct server *srv)
+{
+  struct client *c, *next;
+
+  for (c = TAILQ_FIRST (&srv->hot); c != NULL; c = next)
+    {
+      next = TAILQ_NEXT (c, hot_entry);
+      if (c->active)
+        {
+          c->active = false;
+          continue;
+        }
+      TAILQ_REMOVE (&srv->hot, c, hot_entry);
+      c->hot = false;
+      sc_channel_shed (c->ch);
+      if (c->out != NULL && evbuffer_get_length (c->out) == 0)
+        {
+          evbuffer_free (c->out);
+          c->out = NULL;
+        }
+    }
+  if (!TAILQ_EMPTY (&srv->hot))
+    {
+      struct timeval tv = { CLIENT_SHED_INTERVAL_MS / 1000,
+                            (CLIENT_SHED_INTERVAL_MS % 1000) * 1000 };
+      evtimer_add (srv->shed_timer, &tv);
+    }
+}
+
+/* Output is written at the end of the loop's pass (client_flush_all), so
+ * that every frame queued for c in one pass leaves in one writev. */
+static void
+schedule_flush (struct client *c)
+{
+  struct server *srv = c->srv;
+
+  if (c->flushing)
+    return;
+  c->flushing = true;
+  TAILQ_INSERT_TAIL (&srv->flushq, c, flush_entry);
+  if (!srv->flush_armed)
+    {
+      srv->flush_armed = true;
+      event_active (srv->flush_ev, EV_TIMEOUT, 1);
+    }
+}
+
+static void
+unschedule_flush (struct client *c)
+{
+  if (c->flushing)
+    {
+      TAILQ_REMOVE (&c->srv->flushq, c, flush_entry);
+      c->flushing = false;
+    }
+  if (c->writing)
+    {
+      event_del (c->wev);
+      c->writing = false;
+    }
+}
+
+static void finalize (struct client *c);
+
+/* Writes as much of c's output as the kernel takes; waits for writability
+ * for the rest. A CLOSING client is finalized once all is written. */
+static void
+client_flush (struct client *c)
+{
+  char reason[128];
+
+  if (c->state == CLIENT_DEAD)
+    return;
+  while (c->out != NULL && evbuffer_get_length (c->out) > 0)
+    {
+      int n = evbuffer_write (c->out, c->fd);
+      int e;
+
+      if (n > 0)
+        continue;
+      e = errno;
+      if (n < 0 && retriable (e))
+        break;
+      snprintf (reason, sizeof (reason), "io-error (%s)",
+                n == 0 ? "nothing written" : evutil_socket_error_to_string (e));
+      client_close (c, reason, false);
+      return;
+    }
+  if (c->out != NULL && evbuffer_get_length (c->out) > 0)
+    {
+      if (c->wev == NULL)
+        c->wev =
+            event_new (c->srv->base, c->fd, EV_WRITE | EV_PERSIST, write_cb, c);
+      if (c->wev == NULL)
+        {
+          client_close (c, "out-of-memory", false);
+          return;
+        }
+      if (!c->writing && event_add (c->wev, NULL) == 0)
+        c->writing = true;
+      return;
+    }
+  if (c->writing)
+    {
+      event_del (c->wev);
+      c->writing = false;
+    }
+  if (c->state == CLIENT_CLOSING)
+    finalize (c);
+}
+
+void
+client_flush_all (struct server *srv)
+{
+  struct client *c;
+
+  srv->flush_armed = false;
+  /* A close while flushing may queue presence for others: they are
+   * appended and written in this same loop. */
+  while ((c = TAILQ_FIRST (&srv->flushq)) != NULL)
+    {
+      TAILQ_REMOVE (&srv->flushq, c, flush_entry);
+      c->flushing = false;
+      client_ref (c);
+      client_flush (c);
+      client_unref (c);
+    }
+}
+
+/* Queues bytes already framed (handshake message 2). */
+static int
+queue_raw (struct client *c, const uint8_t *data, size_t len)
+{
+  if (c->out == NULL && (c->out = evbuffer_new ()) == NULL)
+    return -1;
+  if (evbuffer_add (c->out, data, len) != 0)
+    return -1;
+  mark_active (c);
+  schedule_flush (c);
+  return 0;
 }
 
 static void
@@ -266,6 +461,7 @@ client_accept (struct server *srv, int fd, const struct sockaddr *sa, int salen)
       return -1;
     }
   c->srv = srv;
+  c->fd = fd;
   c->refs = 1;
   c->id = ++srv->next_conn_id;
   c->state = CLIENT_HANDSHAKE;
@@ -275,26 +471,18 @@ client_accept (struct server *srv, int fd, const struct sockaddr *sa, int salen)
   c->over_limit = srv->n_clients >= cfg->max_connections;
 
   setsockopt (fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof (one));
-  c->bev = bufferevent_socket_new (srv->base, fd, BEV_OPT_CLOSE_ON_FREE);
-  if (c->bev == NULL)
-    {
-      close (fd);
-      goto fail;
-    }
+  if (evutil_make_socket_nonblocking (fd) != 0)
+    goto fail;
+  c->rev = event_new (srv->base, fd, EV_READ | EV_PERSIST, read_cb, c);
   c->timer = evtimer_new (srv->base, timer_cb, c);
   /* Made now, so that a close from inside a send never needs memory. */
   c->linger = evtimer_new (srv->base, linger_cb, c);
   /* The Noise state (an X25519 operation to set up) waits for the first
    * frame: a connection that never sends one costs no crypto. */
-  if (c->timer == NULL || c->linger == NULL)
+  if (c->rev == NULL || c->timer == NULL || c->linger == NULL)
     goto fail;
-
-  /* Stop reading once one whole frame is buffered: input never grows past
-   * a frame plus one socket read. */
-  bufferevent_setwatermark (c->bev, EV_READ, 0,
-                            SC_FRAME_HEADER_LEN + cfg->max_frame);
-  bufferevent_setcb (c->bev, read_cb, write_cb, event_cb, c);
-  if (bufferevent_enable (c->bev, EV_READ | EV_WRITE) != 0)
+  reading_on (c);
+  if (!c->reading)
     goto fail;
 
   /* An absolute deadline for handshake + login: read timeouts restart on
@@ -339,10 +527,12 @@ finalize (struct client *c)
     evtimer_del (c->linger);
   if (c->resume != NULL)
     evtimer_del (c->resume);
-  if (c->bev != NULL)
+  reading_off (c);
+  unschedule_flush (c);
+  if (c->hot)
     {
-      bufferevent_disable (c->bev, EV_READ | EV_WRITE);
-      bufferevent_setcb (c->bev, NULL, NULL, NULL, NULL);
+      TAILQ_REMOVE (&srv->hot, c, hot_entry);
+      c->hot = false;
     }
   TAILQ_REMOVE (&srv->clients, c, entry);
   if (c->refs > 1)
@@ -375,7 +565,6 @@ log_close (const struct client *c, const char *reason)
 void
 client_close (struct client *c, const char *reason, bool flush)
 {
-  struct evbuffer *out;
   struct timeval tv = { LINGER_SECONDS, 0 };
 
   if (c->state == CLIENT_DEAD)
@@ -388,16 +577,16 @@ client_close (struct client *c, const char *reason, bool flush)
       return;
     }
 
-  out = bufferevent_get_output (c->bev);
-  if (evbuffer_get_length (out) == 0)
+  if (c->out == NULL || evbuffer_get_length (c->out) == 0)
     {
       finalize (c);
       return;
     }
   /* Keep the user routed until the flush ends so that presence stays
-   * consistent; stop reading, and bound the wait. */
+   * consistent; stop reading, and bound the wait. The output is on its
+   * way: queued for the end of this pass, or waiting for the kernel. */
   c->state = CLIENT_CLOSING;
-  bufferevent_disable (c->bev, EV_READ);
+  reading_off (c);
   if (c->timer != NULL)
     evtimer_del (c->timer);
   if (c->linger == NULL)
@@ -421,7 +610,8 @@ client_close_soon (struct client *c, const char *reason)
     return;
   log_close (c, reason);
   c->state = CLIENT_CLOSING;
-  bufferevent_disable (c->bev, EV_READ | EV_WRITE);
+  reading_off (c);
+  unschedule_flush (c);
   if (c->timer != NULL)
     evtimer_del (c->timer);
   if (c->linger == NULL || evtimer_add (c->linger, &now) != 0)
@@ -440,7 +630,6 @@ linger_cb (evutil_socket_t fd, short what, void *ud)
 int
 client_send_text (struct client *c, const uint8_t *pt, size_t len)
 {
-  struct evbuffer *out;
   struct evbuffer_iovec v;
   size_t frame_len = SC_FRAME_HEADER_LEN + len + SC_NOISE_TAG_LEN;
   size_t written;
@@ -449,15 +638,20 @@ client_send_text (struct client *c, const uint8_t *pt, size_t len)
   if (c->state == CLIENT_DEAD || c->state == CLIENT_CLOSING ||
       !sc_channel_established (c->ch))
     return -1;
-  out = bufferevent_get_output (c->bev);
-  if (evbuffer_get_length (out) + frame_len > c->srv->cfg.output_buffer_max)
+  if (c->out == NULL && (c->out = evbuffer_new ()) == NULL)
+    {
+      client_close_soon (c, "out-of-memory");
+      return -1;
+    }
+  if (evbuffer_get_length (c->out) + frame_len > c->srv->cfg.output_buffer_max)
     {
       log_warn ("conn %" PRIu64 " user=%s output buffer over %" PRIu32 " bytes",
                 c->id, who (c), c->srv->cfg.output_buffer_max);
       client_close_soon (c, "outbuf-limit");
       return -1;
     }
-  if (evbuffer_reserve_space (out, (ev_ssize_t) frame_len, &v, 1) < 1)
+  /* Sealed in place, at the end of the output buffer. */
+  if (evbuffer_reserve_space (c->out, (ev_ssize_t) frame_len, &v, 1) < 1)
     {
       client_close_soon (c, "out-of-memory");
       return -1;
@@ -470,7 +664,9 @@ client_send_text (struct client *c, const uint8_t *pt, size_t len)
       return -1;
     }
   v.iov_len = written;
-  evbuffer_commit_space (out, &v, 1);
+  evbuffer_commit_space (c->out, &v, 1);
+  mark_active (c);
+  schedule_flush (c);
   return 0;
 }
 
@@ -609,7 +805,11 @@ handle_handshake (struct client *c, const uint8_t *body, size_t len)
       client_close (c, "handshake-failed", false);
       return;
     }
-  bufferevent_write (c->bev, out, out_len);
+  if (queue_raw (c, out, out_len) != 0)
+    {
+      client_close (c, "out-of-memory", false);
+      return;
+    }
   if (!version_ok)
     {
       client_close (c, "unsupported-version", true);
@@ -697,7 +897,8 @@ login_done (struct auth_job *job, void *ud)
     evtimer_del (c->timer);
     evtimer_add (c->timer, &tv);
   }
-  bufferevent_enable (c->bev, EV_READ);
+  reading_on (c);
+  /* Frames read with the login wait in c->in. */
   process_input (c);
 
 out:
@@ -774,8 +975,8 @@ handle_login (struct client *c, struct sc_msg_login *lg)
     }
   c->state = CLIENT_AUTHENTICATING;
   checking_start (c);
-  /* Further frames wait in the socket until the verdict. */
-  bufferevent_disable (c->bev, EV_READ);
+  /* Further frames wait in the socket (or in c->in) until the verdict. */
+  reading_off (c);
   return;
 
 busy:
@@ -910,6 +1111,7 @@ handle_frame (struct client *c, const uint8_t *body, size_t len)
       return;
     }
   c->last_rx_ms = server_mono_ms ();
+  mark_active (c);
   if (c->state == CLIENT_READY)
     {
       struct sc_send_view v;
@@ -997,7 +1199,7 @@ handshake_admit (struct client *c)
     {
       TAILQ_INSERT_TAIL (&srv->deferred, c, deferred_entry);
       c->deferred = true;
-      bufferevent_disable (c->bev, EV_READ);
+      reading_off (c);
     }
   handshake_timer_arm (srv, now);
   return false;
@@ -1015,8 +1217,8 @@ client_run_deferred (struct server *srv)
     {
       TAILQ_REMOVE (&srv->deferred, c, deferred_entry);
       c->deferred = false;
-      bufferevent_enable (c->bev, EV_READ);
-      /* Its message 1 is already buffered: no read event will come. */
+      reading_on (c);
+      /* Its message 1 is already read: no read event will come. */
       srv->resuming = c;
       process_input (c);
       srv->resuming = NULL;
@@ -1025,27 +1227,22 @@ client_run_deferred (struct server *srv)
     handshake_timer_arm (srv, now);
 }
 
-static void
-process_input (struct client *c)
+/* Handles the whole frames at the start of buf, as long as c may go on
+ * (not closed, not paused, its handshake admitted). Returns the bytes
+ * handled; c may be DEAD on return. */
+static size_t
+handle_bytes (struct client *c, const uint8_t *buf, size_t len)
 {
-  struct evbuffer *in;
+  size_t off = 0;
 
-  client_ref (c);
   while ((c->state == CLIENT_HANDSHAKE || c->state == CLIENT_LOGIN ||
           c->state == CLIENT_READY) &&
-         !c->read_paused)
+         !c->read_paused && len - off >= SC_FRAME_HEADER_LEN)
     {
-      uint8_t hdr[SC_FRAME_HEADER_LEN];
-      size_t avail, body_len;
-      uint8_t *frame;
-      int r;
+      const uint8_t *hdr = buf + off;
+      size_t body_len;
+      int r = sc_frame_header_parse (hdr, c->srv->cfg.max_frame, &body_len);
 
-      in = bufferevent_get_input (c->bev);
-      avail = evbuffer_get_length (in);
-      if (avail < SC_FRAME_HEADER_LEN)
-        break;
-      evbuffer_copyout (in, hdr, sizeof (hdr));
-      r = sc_frame_header_parse (hdr, c->srv->cfg.max_frame, &body_len);
       if (r != SC_OK)
         {
           log_warn ("conn %" PRIu64 " user=%s bad frame header: %s "
@@ -1057,24 +1254,84 @@ process_input (struct client *c)
               false);
           break;
         }
-      if (avail < SC_FRAME_HEADER_LEN + body_len)
+      if (len - off - SC_FRAME_HEADER_LEN < body_len)
         break;
-      /* The frame stays buffered until its window comes. */
+      /* The frame stays where it is until its window comes. */
       if (c->state == CLIENT_HANDSHAKE && !handshake_admit (c))
         break;
-      frame =
-          evbuffer_pullup (in, (ev_ssize_t) (SC_FRAME_HEADER_LEN + body_len));
-      if (frame == NULL)
+      handle_frame (c, hdr + SC_FRAME_HEADER_LEN, body_len);
+      off += SC_FRAME_HEADER_LEN + body_len;
+    }
+  return off;
+}
+
+static int
+in_reserve (struct client *c, size_t need)
+{
+  uint8_t *p;
+
+  if (c->in_cap >= need)
+    return 0;
+  p = realloc (c->in, need);
+  if (p == NULL)
+    return -1;
+  c->in = p;
+  c->in_cap = need;
+  return 0;
+}
+
+/* Handles what waits in c->in (after a pause, a deferred handshake, a
+ * login, or a frame completed by a read) and keeps the rest. */
+static void
+process_input (struct client *c)
+{
+  size_t n;
+
+  if (c->in_len == 0)
+    return;
+  client_ref (c);
+  n = handle_bytes (c, c->in, c->in_len);
+  if (c->state != CLIENT_DEAD)
+    {
+      memmove (c->in, c->in + n, c->in_len - n);
+      c->in_len -= n;
+      if (c->in_len == 0)
         {
-          client_close (c, "out-of-memory", false);
-          break;
+          free (c->in);
+          c->in = NULL;
+          c->in_cap = 0;
         }
-      handle_frame (c, frame + SC_FRAME_HEADER_LEN, body_len);
-      if (c->state == CLIENT_DEAD)
-        break;
-      evbuffer_drain (in, SC_FRAME_HEADER_LEN + body_len);
     }
   client_unref (c);
+}
+
+/* What completes the first frame in c->in: the rest of its header, or of
+ * its body. 0 when it is complete (waiting to be handled) or its header is
+ * invalid (process_input closes the connection). */
+static size_t
+in_missing (const struct client *c)
+{
+  size_t body_len;
+
+  if (c->in_len < SC_FRAME_HEADER_LEN)
+    return SC_FRAME_HEADER_LEN - c->in_len;
+  if (sc_frame_header_parse (c->in, c->srv->cfg.max_frame, &body_len) != SC_OK)
+    return 0;
+  if (c->in_len >= SC_FRAME_HEADER_LEN + body_len)
+    return 0;
+  return SC_FRAME_HEADER_LEN + body_len - c->in_len;
+}
+
+/* Keeps the len bytes of a read that were not handled: the start of a
+ * frame, or frames held back. */
+static int
+in_keep (struct client *c, const uint8_t *data, size_t len)
+{
+  if (in_reserve (c, len) != 0)
+    return -1;
+  memcpy (c->in, data, len);
+  c->in_len = len;
+  return 0;
 }
 
 void
@@ -1098,7 +1355,7 @@ client_pause_reading (struct client *c, uint32_t ms)
   if (c->resume == NULL || evtimer_add (c->resume, &tv) != 0)
     return;
   c->read_paused = true;
-  bufferevent_disable (c->bev, EV_READ);
+  reading_off (c);
 }
 
 static void
@@ -1109,44 +1366,84 @@ resume_cb (evutil_socket_t fd, short what, void *ud)
   c->read_paused = false;
   if (c->state != CLIENT_READY)
     return;
-  bufferevent_enable (c->bev, EV_READ);
-  /* Frames that arrived before the pause are already buffered: no read
-   * event will announce them. */
+  reading_on (c);
+  /* Frames that arrived before the pause are already read: no read event
+   * will announce them. */
   process_input (c);
 }
 
+/* Most reads start between frames and go to the loop's shared buffer,
+ * where the frames are handled in place; only a partial frame (or frames
+ * held back by a pause) is copied to c->in. While c->in holds a partial
+ * frame, a read takes just what completes it. */
 static void
-read_cb (struct bufferevent *bev, void *ud)
-{
-  process_input (ud);
-}
-
-static void
-write_cb (struct bufferevent *bev, void *ud)
+read_cb (evutil_socket_t fd, short what, void *ud)
 {
   struct client *c = ud;
-
-  /* The write low-watermark is 0: this runs when the output is empty. */
-  if (c->state == CLIENT_CLOSING)
-    finalize (c);
-}
-
-static void
-event_cb (struct bufferevent *bev, short what, void *ud)
-{
-  struct client *c = ud;
+  struct server *srv = c->srv;
   char reason[128];
+  ssize_t n;
 
-  if (what & BEV_EVENT_EOF)
-    snprintf (reason, sizeof (reason), "%s",
-              c->state == CLIENT_HANDSHAKE ? "closed-during-handshake"
-                                           : "peer-closed");
-  else if (what & BEV_EVENT_ERROR)
-    snprintf (reason, sizeof (reason), "io-error (%s)",
-              evutil_socket_error_to_string (EVUTIL_SOCKET_ERROR ()));
+  client_ref (c);
+  if (c->in_len > 0)
+    {
+      size_t missing = in_missing (c);
+
+      if (missing == 0)
+        {
+          /* Complete but held back, or a bad header: never read on. */
+          process_input (c);
+          if (c->state != CLIENT_DEAD && c->in_len > 0)
+            reading_off (c);
+          goto out;
+        }
+      if (in_reserve (c, c->in_len + missing) != 0)
+        {
+          client_close (c, "out-of-memory", false);
+          goto out;
+        }
+      n = recv (fd, c->in + c->in_len, missing, 0);
+      if (n > 0)
+        {
+          c->in_len += (size_t) n;
+          process_input (c);
+        }
+    }
   else
-    return;
-  client_close (c, reason, false);
+    {
+      n = recv (fd, srv->rbuf, CLIENT_READ_MAX, 0);
+      if (n > 0)
+        {
+          size_t used = handle_bytes (c, srv->rbuf, (size_t) n);
+
+          if (c->state != CLIENT_DEAD && used < (size_t) n &&
+              in_keep (c, srv->rbuf + used, (size_t) n - used) != 0)
+            client_close (c, "out-of-memory", false);
+        }
+    }
+  if (n == 0)
+    client_close (c,
+                  c->state == CLIENT_HANDSHAKE ? "closed-during-handshake"
+                                               : "peer-closed",
+                  false);
+  else if (n < 0 && !retriable (errno))
+    {
+      snprintf (reason, sizeof (reason), "io-error (%s)",
+                evutil_socket_error_to_string (errno));
+      client_close (c, reason, false);
+    }
+out:
+  client_unref (c);
+}
+
+static void
+write_cb (evutil_socket_t fd, short what, void *ud)
+{
+  struct client *c = ud;
+
+  client_ref (c);
+  client_flush (c);
+  client_unref (c);
 }
 
 static void

@@ -13,9 +13,17 @@
 #include "securechat/msg.h"
 
 struct server;
-struct bufferevent;
+struct evbuffer;
 struct event;
 struct sc_channel;
+
+/* One recv() per readable event reads at most this much: dozens of
+ * frames, and the loop turns to the other connections in between. */
+#define CLIENT_READ_MAX 65536
+/* A connection that neither sent nor received a frame for a whole period
+ * of this length sheds its cipher contexts and its empty output buffer:
+ * an idle connection keeps only keys and counters. */
+#define CLIENT_SHED_INTERVAL_MS 1000
 
 enum client_state
 {
@@ -35,7 +43,16 @@ struct client
   struct server *srv;
   uint64_t id;
   unsigned refs;
-  struct bufferevent *bev;
+  TAILQ_ENTRY (client) flush_entry; /* on srv->flushq while flushing */
+  TAILQ_ENTRY (client) hot_entry;   /* on srv->hot while hot */
+  int fd;
+  struct event *rev;    /* readable; added while reading */
+  struct event *wev;    /* writable; added only while the kernel is full */
+  struct evbuffer *out; /* frames not yet written; NULL when shed */
+  uint8_t *in;          /* bytes read, not yet handled: a partial frame, or
+                           frames held back while reading is paused */
+  size_t in_len;
+  size_t in_cap;
   struct event *timer;  /* handshake deadline, then idle check */
   struct event *linger; /* bound on the final flush */
   struct event *resume; /* ends a pause of reading (client_pause_reading) */
@@ -58,6 +75,11 @@ struct client
   int64_t sends_refused_log_ms;
   bool read_paused;
   bool deferred; /* its handshake waits for a window (server.h) */
+  bool reading;  /* rev is added */
+  bool writing;  /* wev is added */
+  bool flushing; /* on srv->flushq: output waits for the end of the pass */
+  bool hot;      /* on srv->hot: holds cipher contexts and buffers */
+  bool active;   /* a frame went either way since the last shed sweep */
 };
 
 /* The key per-address limits count a peer under: an IPv4 address as
@@ -98,3 +120,9 @@ void client_run_deferred (struct server *srv);
 /* Frees a closed client whatever its references (end of the process, after
  * the hashing pool has been stopped). */
 void client_free_zombie (struct client *c);
+/* Writes what every connection queued during this pass of the loop: one
+ * writev per connection, however many frames it was sent (srv->flush_ev). */
+void client_flush_all (struct server *srv);
+/* Sheds the cipher contexts and empty buffers of connections idle for a
+ * whole CLIENT_SHED_INTERVAL_MS (srv->shed_timer). */
+void client_shed_idle (struct server *srv);

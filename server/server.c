@@ -111,6 +111,18 @@ accept_error_cb (struct evconnlistener *l, void *ud)
 }
 
 static void
+flush_cb (evutil_socket_t fd, short what, void *ud)
+{
+  client_flush_all (ud);
+}
+
+static void
+shed_cb (evutil_socket_t fd, short what, void *ud)
+{
+  client_shed_idle (ud);
+}
+
+static void
 handshake_window_cb (evutil_socket_t fd, short what, void *ud)
 {
   client_run_deferred (ud);
@@ -242,6 +254,8 @@ server_init (struct server *srv, const char *data_dir, const struct config *cfg)
   TAILQ_INIT (&srv->zombies);
   TAILQ_INIT (&srv->pending);
   TAILQ_INIT (&srv->deferred);
+  TAILQ_INIT (&srv->flushq);
+  TAILQ_INIT (&srv->hot);
 
   snprintf (path, sizeof (path), "%s/%s", data_dir, KEYFILE_NAME);
   if (keyfile_load (path, srv->static_priv, srv->static_pub, err,
@@ -290,7 +304,11 @@ server_init (struct server *srv, const char *data_dir, const struct config *cfg)
   srv->shutdown_timer = evtimer_new (srv->base, shutdown_timeout_cb, srv);
   srv->listener_retry = evtimer_new (srv->base, listener_retry_cb, srv);
   srv->handshake_timer = evtimer_new (srv->base, handshake_window_cb, srv);
+  srv->flush_ev = event_new (srv->base, -1, 0, flush_cb, srv);
+  srv->shed_timer = evtimer_new (srv->base, shed_cb, srv);
+  srv->rbuf = malloc (CLIENT_READ_MAX);
   if (srv->scratch == NULL || srv->out_scratch == NULL ||
+      srv->flush_ev == NULL || srv->shed_timer == NULL || srv->rbuf == NULL ||
       srv->sig_int == NULL || srv->sig_term == NULL ||
       srv->handshake_timer == NULL || srv->sig_hup == NULL ||
       srv->shutdown_timer == NULL || srv->listener_retry == NULL ||
@@ -348,6 +366,11 @@ server_cleanup (struct server *srv)
     event_free (srv->listener_retry);
   if (srv->handshake_timer != NULL)
     event_free (srv->handshake_timer);
+  if (srv->flush_ev != NULL)
+    event_free (srv->flush_ev);
+  if (srv->shed_timer != NULL)
+    event_free (srv->shed_timer);
+  free (srv->rbuf);
   route_free (srv->route);
   strmap_free (srv->pending_by_addr);
   strmap_free (srv->checks_by_user);

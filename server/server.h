@@ -67,10 +67,16 @@ struct server
   struct client_list zombies;     /* closed, still referenced by a hash job */
   TAILQ_HEAD (, client) pending;  /* not logged in yet, oldest first */
   TAILQ_HEAD (, client) deferred; /* handshakes waiting for a window */
-  struct event *handshake_timer;  /* opens the next window */
-  int64_t handshake_window_ms;    /* when the current window began */
-  unsigned handshakes_left;       /* in the current window */
-  struct client *resuming;        /* taken off deferred, running now */
+  TAILQ_HEAD (, client) flushq;   /* output queued during this pass */
+  TAILQ_HEAD (, client) hot;      /* holding cipher contexts or buffers */
+  struct event *flush_ev;         /* activated when flushq gets its first */
+  bool flush_armed;
+  struct event *shed_timer;      /* runs client_shed_idle while hot */
+  uint8_t *rbuf;                 /* CLIENT_READ_MAX: one recv() */
+  struct event *handshake_timer; /* opens the next window */
+  int64_t handshake_window_ms;   /* when the current window began */
+  unsigned handshakes_left;      /* in the current window */
+  struct client *resuming;       /* taken off deferred, running now */
   unsigned n_clients;
   unsigned n_pending; /* not yet logged in */
   uint64_t next_conn_id;

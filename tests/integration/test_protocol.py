@@ -329,8 +329,13 @@ class ProtocolTest(harness.IntegrationTest):
         srv.stop()
 
     def test_slow_reader_is_dropped(self):
+        # The server writes all the kernel takes (megabytes on loopback)
+        # before its own cap fills: lift message_rate, which would answer
+        # first.
         srv = self.server(PW, config={"output_buffer_max": 65536,
-                                      "max_frame": 8192})
+                                      "max_frame": 8192,
+                                      "message_rate": 1000000,
+                                      "message_burst": 1000000})
         b = self.logged_in(srv, "bob", rcvbuf=4096)
         a = self.logged_in(srv, "alice")
         b.pause()               # bob stops reading; the server must not
