@@ -18,6 +18,7 @@
 #include "securechat/channel.h"
 #include "securechat/error.h"
 #include "securechat/frame.h"
+#include "securechat/msg-fast.h"
 
 /* One whole frame from the server, header included. */
 #define IN_CAP (SC_FRAME_HEADER_LEN + SC_FRAME_MAX)
@@ -674,7 +675,8 @@ refs_take (struct sc_client *c, uint64_t ref)
   return true;
 }
 
-/* Queues a "send" of body (base64-encoded here) with the given id. */
+/* Queues a "send" of body (base64-encoded here) with the given id. The
+ * text is written without a JSON tree (msg-fast.h). */
 static int
 queue_send (struct sc_client *c,
             uint64_t id,
@@ -682,36 +684,25 @@ queue_send (struct sc_client *c,
             const uint8_t *body,
             size_t body_len)
 {
-  struct sc_msg m;
-  char *b64;
-  size_t b64_cap;
+  size_t cap, len = 0;
+  uint8_t *text;
   int rc;
 
-  b64_cap = SC_BASE64_ENCODED_LEN (body_len) + 1;
-  b64 = malloc (b64_cap);
-  if (b64 == NULL)
+  if (body_len > SC_BODY_MAX)
+    return SC_ERR_TOO_LARGE;
+  cap = SC_MSG_SEND_MAX (body_len);
+  text = malloc (cap);
+  if (text == NULL)
     return SC_ERR_NOMEM;
-  rc = sc_base64_encode (body != NULL ? body : (const uint8_t *) "", body_len,
-                         b64, b64_cap);
-  if (rc < 0)
-    {
-      free (b64);
-      return rc;
-    }
-
-  memset (&m, 0, sizeof m);
-  m.type = SC_MSG_SEND;
-  m.u.send.id = id;
-  memcpy (m.u.send.to, to, strnlen (to, SC_USERNAME_MAX));
-  m.u.send.body = b64;
-  m.u.send.body_len = b64_cap - 1;
-  rc = refs_reserve (c);
+  rc = sc_msg_write_send (id, to, body, body_len, text, cap, &len);
   if (rc == SC_OK)
-    rc = queue_msg (c, &m);
+    rc = refs_reserve (c);
+  if (rc == SC_OK)
+    rc = queue_sealed (c, (const char *) text, len);
   if (rc == SC_OK)
     c->refs[c->refs_n++] = id;
-  sc_wipe (b64, b64_cap);
-  free (b64);
+  sc_wipe (text, len);
+  free (text);
   return rc;
 }
 
@@ -980,6 +971,47 @@ bundle_refused (struct sc_client *c, const struct sc_msg_error *e)
 }
 
 static int
+handle_sent (struct sc_client *c, const struct sc_msg_sent *st)
+{
+  if (!valid_ref (c, st->ref) || fetch_pending (c, st->ref) ||
+      waiting_ref (c, st->ref) || !refs_take (c, st->ref))
+    return fail (c, SC_ERR_PROTOCOL,
+                 "the server acknowledged a message we did not send, or "
+                 "one already answered");
+  if (take_reset (c, st->ref))
+    return SC_OK; /* our RESET request arrived */
+  if (c->cb.sent != NULL)
+    c->cb.sent (c->ud, st->ref, st->id, st->ts);
+  return SC_OK;
+}
+
+/* After login nearly every frame is a "message" or a "sent": read them in
+ * place, without a JSON tree (msg-fast.h). SC_ERR_AGAIN for anything
+ * else, which the strict parser then reads. */
+static int
+handle_fast (struct sc_client *c, size_t pt_len)
+{
+  struct sc_message_view mv;
+  struct sc_msg_sent st;
+
+  if (sc_msg_scan_sent (c->pt, pt_len, &st) == SC_OK)
+    return handle_sent (c, &st);
+  if (sc_msg_scan_message (c->pt, pt_len, &mv) == SC_OK)
+    {
+      /* The body stays in c->pt, which nothing else uses until the
+       * next frame. */
+      struct sc_msg_message mm = { .id = mv.id,
+                                   .ts = mv.ts,
+                                   .body = (char *) mv.body,
+                                   .body_len = mv.body_len };
+
+      memcpy (mm.from, mv.from, sizeof mm.from);
+      return handle_message (c, &mm);
+    }
+  return SC_ERR_AGAIN;
+}
+
+static int
 handle_transport (struct sc_client *c, const uint8_t *body, size_t len)
 {
   struct sc_msg m;
@@ -990,6 +1022,15 @@ handle_transport (struct sc_client *c, const uint8_t *body, size_t len)
   rc = sc_channel_open (c->ch, body, len, c->pt, PT_CAP, &pt_len);
   if (rc < 0)
     return fail (c, rc, "a frame from the server failed to decrypt");
+  if (ready)
+    {
+      rc = handle_fast (c, pt_len);
+      if (rc != SC_ERR_AGAIN)
+        {
+          sc_wipe (c->pt, pt_len);
+          return rc;
+        }
+    }
   rc = sc_msg_parse (c->pt, pt_len, &m);
   sc_wipe (c->pt, pt_len);
   if (rc < 0)
@@ -1037,16 +1078,10 @@ handle_transport (struct sc_client *c, const uint8_t *body, size_t len)
       break;
 
     case SC_MSG_SENT:
-      if (!ready || !valid_ref (c, m.u.sent.ref) ||
-          fetch_pending (c, m.u.sent.ref) || waiting_ref (c, m.u.sent.ref) ||
-          !refs_take (c, m.u.sent.ref))
-        rc = fail (c, SC_ERR_PROTOCOL,
-                   "the server acknowledged a message we did not send, or "
-                   "one already answered");
-      else if (take_reset (c, m.u.sent.ref))
-        ; /* our RESET request arrived */
-      else if (c->cb.sent != NULL)
-        c->cb.sent (c->ud, m.u.sent.ref, m.u.sent.id, m.u.sent.ts);
+      if (!ready)
+        rc = fail (c, SC_ERR_PROTOCOL, "sent before login");
+      else
+        rc = handle_sent (c, &m.u.sent);
       break;
 
     case SC_MSG_ERROR:

@@ -16,15 +16,6 @@
 /* sc_msg_parse's limit on a JSON text. */
 #define TEXT_MAX (SC_FRAME_MAX - SC_AEAD_TAG_LEN)
 
-enum
-{
-  SEEN_TYPE = 1 << 0,
-  SEEN_ID = 1 << 1,
-  SEEN_TO = 1 << 2,
-  SEEN_BODY = 1 << 3,
-  SEEN_ALL = SEEN_TYPE | SEEN_ID | SEEN_TO | SEEN_BODY,
-};
-
 /* JSON's four whitespace characters (RFC 8259 §2), as jansson reads them. */
 static const uint8_t *
 skip_ws (const uint8_t *p, const uint8_t *end)
@@ -57,88 +48,127 @@ scan_string (const uint8_t *p,
   return q + 1;
 }
 
-/* An identifier: 1..SC_ID_MAX, digits only, no leading zero. Anything
- * else (a sign, a fraction, an exponent, 0, too many digits) declines. */
+/* An integer in min..SC_ID_MAX (min 0 or 1), digits only, no leading zero.
+ * Anything else (a sign, a fraction, an exponent, too many digits)
+ * declines. */
 static const uint8_t *
-scan_id (const uint8_t *p, const uint8_t *end, uint64_t *out)
+scan_uint (const uint8_t *p, const uint8_t *end, uint64_t min, uint64_t *out)
 {
   uint64_t v = 0;
   unsigned n = 0;
 
-  if (p >= end || *p < '1' || *p > '9')
+  if (p >= end || *p < '0' || *p > '9')
     return NULL;
-  while (p < end && *p >= '0' && *p <= '9')
-    {
-      if (++n > 16) /* SC_ID_MAX has 16 digits */
-        return NULL;
-      v = v * 10 + (uint64_t) (*p - '0');
-      p++;
-    }
-  if (p < end && (*p == '.' || *p == 'e' || *p == 'E'))
+  if (*p == '0')
+    p++; /* "0" alone: "01" is not JSON */
+  else
+    while (p < end && *p >= '0' && *p <= '9')
+      {
+        if (++n > 16) /* SC_ID_MAX has 16 digits */
+          return NULL;
+        v = v * 10 + (uint64_t) (*p - '0');
+        p++;
+      }
+  if (p < end &&
+      ((*p >= '0' && *p <= '9') || *p == '.' || *p == 'e' || *p == 'E'))
     return NULL;
-  if (v > SC_ID_MAX)
+  if (v < min || v > SC_ID_MAX)
     return NULL;
   *out = v;
   return p;
 }
 
-static bool
-key_is (const uint8_t *k, size_t len, const char *name, size_t name_len)
+enum kind
 {
-  return len == name_len && memcmp (k, name, len) == 0;
-}
+  KIND_TYPE, /* the "type" member: the expected name */
+  KIND_ID,   /* 1..SC_ID_MAX */
+  KIND_TS,   /* 0..SC_ID_MAX */
+  KIND_USER, /* a user name */
+  KIND_BODY, /* canonical base64 */
+};
 
-int
-sc_msg_scan_send (const uint8_t *text, size_t len, struct sc_send_view *out)
+struct member
+{
+  const char *name;
+  size_t name_len;
+  enum kind kind;
+};
+
+#define MEMBER(name, kind)                                                     \
+  {                                                                            \
+    name, sizeof (name) - 1, kind                                              \
+  }
+#define MAX_MEMBERS 5
+
+struct values
+{
+  uint64_t num[MAX_MEMBERS];
+  const uint8_t *str[MAX_MEMBERS];
+  size_t str_len[MAX_MEMBERS];
+};
+
+/* One flat object with exactly the members listed, in any order, each
+ * once; type is the value the "type" member must have. */
+static int
+scan_flat (const uint8_t *text,
+           size_t len,
+           const char *type,
+           const struct member *members,
+           size_t n_members,
+           struct values *v)
 {
   const uint8_t *p, *end, *k, *s;
-  size_t k_len, s_len;
-  unsigned seen = 0;
+  size_t k_len, s_len, type_len = strlen (type);
+  unsigned seen = 0, all = (1u << n_members) - 1;
 
-  if (text == NULL || out == NULL || len == 0 || len > TEXT_MAX)
+  if (text == NULL || len == 0 || len > TEXT_MAX)
     return SC_ERR_AGAIN;
-  memset (out, 0, sizeof *out);
   end = text + len;
   p = skip_ws (text, end);
   if (p >= end || *p++ != '{')
     return SC_ERR_AGAIN;
   for (;;)
     {
-      unsigned bit;
+      size_t i;
 
       p = skip_ws (p, end);
       if ((p = scan_string (p, end, &k, &k_len)) == NULL)
         return SC_ERR_AGAIN;
+      for (i = 0; i < n_members; i++)
+        if (k_len == members[i].name_len &&
+            memcmp (k, members[i].name, k_len) == 0)
+          break;
+      /* An unexpected member, or a duplicate. */
+      if (i == n_members || (seen & (1u << i)))
+        return SC_ERR_AGAIN;
+      seen |= 1u << i;
       p = skip_ws (p, end);
       if (p >= end || *p++ != ':')
         return SC_ERR_AGAIN;
       p = skip_ws (p, end);
-      if (key_is (k, k_len, "type", 4))
+      switch (members[i].kind)
         {
-          bit = SEEN_TYPE;
+        case KIND_TYPE:
           p = scan_string (p, end, &s, &s_len);
-          if (p == NULL || !key_is (s, s_len, "send", 4))
+          if (p == NULL || s_len != type_len || memcmp (s, type, s_len) != 0)
             return SC_ERR_AGAIN;
-        }
-      else if (key_is (k, k_len, "id", 2))
-        {
-          bit = SEEN_ID;
-          if ((p = scan_id (p, end, &out->id)) == NULL)
+          break;
+        case KIND_ID:
+        case KIND_TS:
+          p = scan_uint (p, end, members[i].kind == KIND_ID ? 1 : 0,
+                         &v->num[i]);
+          if (p == NULL)
             return SC_ERR_AGAIN;
-        }
-      else if (key_is (k, k_len, "to", 2))
-        {
-          bit = SEEN_TO;
+          break;
+        case KIND_USER:
           p = scan_string (p, end, &s, &s_len);
           if (p == NULL ||
               sc_username_validate ((const char *) s, s_len) != SC_OK)
             return SC_ERR_AGAIN;
-          memcpy (out->to, s, s_len);
-          out->to[s_len] = '\0';
-        }
-      else if (key_is (k, k_len, "body", 4))
-        {
-          bit = SEEN_BODY;
+          v->str[i] = s;
+          v->str_len[i] = s_len;
+          break;
+        case KIND_BODY:
           p = scan_string (p, end, &s, &s_len);
           /* The limit on the decoded size needs a padding-aware count
            * only at the very top of the range: leave that to the
@@ -146,14 +176,10 @@ sc_msg_scan_send (const uint8_t *text, size_t len, struct sc_send_view *out)
           if (p == NULL || s_len > SC_BODY_B64_MAX - 4 ||
               sc_base64_validate ((const char *) s, s_len) != SC_OK)
             return SC_ERR_AGAIN;
-          out->body = (const char *) s;
-          out->body_len = s_len;
+          v->str[i] = s;
+          v->str_len[i] = s_len;
+          break;
         }
-      else
-        return SC_ERR_AGAIN;
-      if (seen & bit) /* a duplicate member */
-        return SC_ERR_AGAIN;
-      seen |= bit;
       p = skip_ws (p, end);
       if (p >= end)
         return SC_ERR_AGAIN;
@@ -162,8 +188,85 @@ sc_msg_scan_send (const uint8_t *text, size_t len, struct sc_send_view *out)
       if (*p++ != ',')
         return SC_ERR_AGAIN;
     }
-  if (seen != SEEN_ALL || skip_ws (p + 1, end) != end)
+  if (seen != all || skip_ws (p + 1, end) != end)
     return SC_ERR_AGAIN;
+  return SC_OK;
+}
+
+static void
+copy_user (char out[SC_USERNAME_MAX + 1], const uint8_t *s, size_t len)
+{
+  memcpy (out, s, len);
+  out[len] = '\0';
+}
+
+int
+sc_msg_scan_send (const uint8_t *text, size_t len, struct sc_send_view *out)
+{
+  static const struct member members[] = {
+    MEMBER ("type", KIND_TYPE),
+    MEMBER ("id", KIND_ID),
+    MEMBER ("to", KIND_USER),
+    MEMBER ("body", KIND_BODY),
+  };
+  struct values v;
+
+  if (out == NULL)
+    return SC_ERR_AGAIN;
+  memset (out, 0, sizeof *out);
+  if (scan_flat (text, len, "send", members, 4, &v) != SC_OK)
+    return SC_ERR_AGAIN;
+  out->id = v.num[1];
+  copy_user (out->to, v.str[2], v.str_len[2]);
+  out->body = (const char *) v.str[3];
+  out->body_len = v.str_len[3];
+  return SC_OK;
+}
+
+int
+sc_msg_scan_message (const uint8_t *text,
+                     size_t len,
+                     struct sc_message_view *out)
+{
+  static const struct member members[] = {
+    MEMBER ("type", KIND_TYPE), MEMBER ("id", KIND_ID),
+    MEMBER ("from", KIND_USER), MEMBER ("ts", KIND_TS),
+    MEMBER ("body", KIND_BODY),
+  };
+  struct values v;
+
+  if (out == NULL)
+    return SC_ERR_AGAIN;
+  memset (out, 0, sizeof *out);
+  if (scan_flat (text, len, "message", members, 5, &v) != SC_OK)
+    return SC_ERR_AGAIN;
+  out->id = v.num[1];
+  copy_user (out->from, v.str[2], v.str_len[2]);
+  out->ts = (int64_t) v.num[3];
+  out->body = (const char *) v.str[4];
+  out->body_len = v.str_len[4];
+  return SC_OK;
+}
+
+int
+sc_msg_scan_sent (const uint8_t *text, size_t len, struct sc_msg_sent *out)
+{
+  static const struct member members[] = {
+    MEMBER ("type", KIND_TYPE),
+    MEMBER ("ref", KIND_ID),
+    MEMBER ("id", KIND_ID),
+    MEMBER ("ts", KIND_TS),
+  };
+  struct values v;
+
+  if (out == NULL)
+    return SC_ERR_AGAIN;
+  memset (out, 0, sizeof *out);
+  if (scan_flat (text, len, "sent", members, 4, &v) != SC_OK)
+    return SC_ERR_AGAIN;
+  out->ref = v.num[1];
+  out->id = v.num[2];
+  out->ts = (int64_t) v.num[3];
   return SC_OK;
 }
 
@@ -252,6 +355,40 @@ sc_msg_write_message (uint64_t id,
   put_uint (&w, (uint64_t) ts);
   PUT_LITERAL (&w, ",\"body\":\"");
   put (&w, body, body_len);
+  PUT_LITERAL (&w, "\"}");
+  return finish (&w, out, out_len);
+}
+
+int
+sc_msg_write_send (uint64_t id,
+                   const char *to,
+                   const uint8_t *body,
+                   size_t body_len,
+                   uint8_t *out,
+                   size_t out_cap,
+                   size_t *out_len)
+{
+  struct writer w = { out, out + out_cap, false };
+  size_t to_len, b64_len;
+
+  if (out_len == NULL || out == NULL)
+    return SC_ERR_INVALID;
+  *out_len = 0;
+  if (id < 1 || id > SC_ID_MAX || check_user (to, &to_len) != SC_OK ||
+      (body == NULL && body_len > 0) || body_len > SC_BODY_MAX)
+    return SC_ERR_INVALID;
+  b64_len = SC_BASE64_ENCODED_LEN (body_len);
+  PUT_LITERAL (&w, "{\"type\":\"send\",\"id\":");
+  put_uint (&w, id);
+  PUT_LITERAL (&w, ",\"to\":\"");
+  put (&w, to, to_len);
+  PUT_LITERAL (&w, "\",\"body\":\"");
+  /* Encoded in place; the encoder's NUL lands where the quote goes. */
+  if (w.overflow || (size_t) (w.end - w.p) < b64_len + 1 ||
+      sc_base64_encode (body != NULL ? body : (const uint8_t *) "", body_len,
+                        (char *) w.p, b64_len + 1) != SC_OK)
+    return SC_ERR_BUFFER;
+  w.p += b64_len;
   PUT_LITERAL (&w, "\"}");
   return finish (&w, out, out_len);
 }

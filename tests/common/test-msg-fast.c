@@ -343,6 +343,138 @@ test_write_sent_presence (void)
                    SC_ERR_BUFFER);
 }
 
+/* What the server writes (and sc_msg_encode) is read by the client's
+ * scanners as the strict parser reads it; what breaks a rule is declined
+ * and refused by the strict parser. */
+static void
+test_scan_message_sent (void)
+{
+  static const char *const good[] = {
+    "{'type':'message','id':1042,'from':'alice','ts':1764099197123,"
+    "'body':'aGk='}",
+    "{'body':'','ts':0,'from':'a','id':9007199254740991,'type':'message'}",
+    "{'type':'sent','ref':7,'id':1042,'ts':0}",
+    " {'ts':9007199254740991 ,'id':1,'ref':9007199254740991,'type':'sent'}\n",
+  };
+  static const char *const bad[] = {
+    "{'type':'message','id':1,'from':'a','ts':-1,'body':''}",
+    "{'type':'message','id':1,'from':'a','ts':01,'body':''}",
+    "{'type':'message','id':1,'from':'a','ts':0,'body':'','ts':0}",
+    "{'type':'message','id':1,'from':'A','ts':0,'body':''}",
+    "{'type':'message','id':1,'from':'a','ts':0,'body':'aGk'}",
+    "{'type':'message','id':1,'from':'a','ts':0}",
+    "{'type':'sent','ref':0,'id':1,'ts':0}",
+    "{'type':'sent','ref':1,'id':1,'ts':9007199254740992}",
+    "{'type':'sent','ref':1,'id':1,'ts':0.5}",
+    "{'type':'sent','ref':1,'id':1,'ts':0,'x':0}",
+  };
+
+  for (size_t i = 0; i < G_N_ELEMENTS (good); i++)
+    {
+      char *t = q (good[i]);
+      size_t len = strlen (t);
+      struct sc_message_view mv;
+      struct sc_msg_sent st;
+      struct sc_msg m;
+
+      g_assert_cmpint (sc_msg_parse ((const uint8_t *) t, len, &m), ==, SC_OK);
+      if (m.type == SC_MSG_MESSAGE)
+        {
+          g_assert_cmpint (sc_msg_scan_message ((const uint8_t *) t, len, &mv),
+                           ==, SC_OK);
+          g_assert_cmpuint (mv.id, ==, m.u.message.id);
+          g_assert_cmpstr (mv.from, ==, m.u.message.from);
+          g_assert_cmpint (mv.ts, ==, m.u.message.ts);
+          g_assert_cmpmem (mv.body, mv.body_len, m.u.message.body,
+                           m.u.message.body_len);
+          g_assert_cmpint (sc_msg_scan_sent ((const uint8_t *) t, len, &st), ==,
+                           SC_ERR_AGAIN);
+        }
+      else
+        {
+          g_assert_cmpint (m.type, ==, SC_MSG_SENT);
+          g_assert_cmpint (sc_msg_scan_sent ((const uint8_t *) t, len, &st), ==,
+                           SC_OK);
+          g_assert_cmpuint (st.ref, ==, m.u.sent.ref);
+          g_assert_cmpuint (st.id, ==, m.u.sent.id);
+          g_assert_cmpint (st.ts, ==, m.u.sent.ts);
+          g_assert_cmpint (sc_msg_scan_message ((const uint8_t *) t, len, &mv),
+                           ==, SC_ERR_AGAIN);
+        }
+      sc_msg_clear (&m);
+      g_free (t);
+    }
+  for (size_t i = 0; i < G_N_ELEMENTS (bad); i++)
+    {
+      char *t = q (bad[i]);
+      size_t len = strlen (t);
+      struct sc_message_view mv;
+      struct sc_msg_sent st;
+      struct sc_msg m;
+
+      g_test_message ("%s", t);
+      g_assert_cmpint (sc_msg_scan_message ((const uint8_t *) t, len, &mv), ==,
+                       SC_ERR_AGAIN);
+      g_assert_cmpint (sc_msg_scan_sent ((const uint8_t *) t, len, &st), ==,
+                       SC_ERR_AGAIN);
+      g_assert_cmpint (sc_msg_parse ((const uint8_t *) t, len, &m), !=, SC_OK);
+      g_free (t);
+    }
+}
+
+/* The client's send: the body is encoded in place, and the text parses to
+ * the same send, from the empty body to the largest. */
+static void
+test_write_send (void)
+{
+  static const size_t sizes[] = { 0, 1, 2, 3, 100, SC_BODY_MAX };
+  uint8_t *raw = g_malloc (SC_BODY_MAX);
+
+  for (size_t i = 0; i < SC_BODY_MAX; i++)
+    raw[i] = (uint8_t) (i * 7 + 3);
+  for (size_t i = 0; i < G_N_ELEMENTS (sizes); i++)
+    {
+      size_t cap = SC_MSG_SEND_MAX (sizes[i]), n = 0;
+      uint8_t *out = g_malloc (cap);
+      uint8_t *back = g_malloc (sizes[i] + 3);
+      size_t back_len = 0;
+      struct sc_msg m;
+
+      g_assert_cmpint (sc_msg_write_send (SC_ID_MAX,
+                                          "abcdefghijklmnopqrstuvwxyz012345",
+                                          raw, sizes[i], out, cap, &n),
+                       ==, SC_OK);
+      g_assert_cmpint (sc_msg_parse (out, n, &m), ==, SC_OK);
+      g_assert_cmpint (m.type, ==, SC_MSG_SEND);
+      g_assert_cmpuint (m.u.send.id, ==, SC_ID_MAX);
+      g_assert_cmpint (sc_base64_decode (m.u.send.body, m.u.send.body_len, back,
+                                         sizes[i] + 3, &back_len),
+                       ==, SC_OK);
+      g_assert_cmpmem (back, back_len, raw, sizes[i]);
+      sc_msg_clear (&m);
+      g_assert_cmpint (sc_msg_write_send (SC_ID_MAX,
+                                          "abcdefghijklmnopqrstuvwxyz012345",
+                                          raw, sizes[i], out, n - 1, &n),
+                       ==, SC_ERR_BUFFER);
+      g_assert_cmpuint (n, ==, 0);
+      g_free (out);
+      g_free (back);
+    }
+  {
+    uint8_t out[64];
+    size_t n;
+
+    g_assert_cmpint (
+        sc_msg_write_send (1, "bob", raw, SC_BODY_MAX + 1, out, sizeof out, &n),
+        ==, SC_ERR_INVALID);
+    g_assert_cmpint (sc_msg_write_send (0, "bob", raw, 1, out, sizeof out, &n),
+                     ==, SC_ERR_INVALID);
+    g_assert_cmpint (sc_msg_write_send (1, "Bob", raw, 1, out, sizeof out, &n),
+                     ==, SC_ERR_INVALID);
+  }
+  g_free (raw);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -354,7 +486,9 @@ main (int argc, char **argv)
                    test_scan_declines_invalid);
   g_test_add_func ("/msg-fast/scan/limits", test_scan_limits);
   g_test_add_func ("/msg-fast/scan/mutations", test_scan_mutations);
+  g_test_add_func ("/msg-fast/scan/message-sent", test_scan_message_sent);
   g_test_add_func ("/msg-fast/write/message", test_write_message);
+  g_test_add_func ("/msg-fast/write/send", test_write_send);
   g_test_add_func ("/msg-fast/write/sent-presence", test_write_sent_presence);
   return g_test_run ();
 }

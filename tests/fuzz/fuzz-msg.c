@@ -104,6 +104,78 @@ check_base64 (const uint8_t *data, size_t size)
   free (out);
 }
 
+/* The client's writer: the send it writes for the body a scanned send
+ * carries is that very send again. */
+static void
+check_send_writer (const struct sc_send_view *v)
+{
+  uint8_t *raw = malloc (SC_BODY_MAX + 3), *out;
+  size_t raw_len = 0, n = 0, cap;
+  struct sc_msg again;
+
+  FUZZ_CHECK (raw != NULL);
+  FUZZ_CHECK (sc_base64_decode (v->body, v->body_len, raw, SC_BODY_MAX + 3,
+                                &raw_len) == SC_OK);
+  cap = SC_MSG_SEND_MAX (raw_len);
+  out = malloc (cap);
+  FUZZ_CHECK (out != NULL);
+  FUZZ_CHECK (sc_msg_write_send (v->id, v->to, raw, raw_len, out, cap, &n) ==
+              SC_OK);
+  FUZZ_CHECK (sc_msg_parse (out, n, &again) == SC_OK);
+  FUZZ_CHECK (again.type == SC_MSG_SEND);
+  FUZZ_CHECK (again.u.send.id == v->id);
+  FUZZ_CHECK (strcmp (again.u.send.to, v->to) == 0);
+  FUZZ_CHECK (again.u.send.body_len == v->body_len);
+  FUZZ_CHECK (v->body_len == 0 ||
+              memcmp (again.u.send.body, v->body, v->body_len) == 0);
+  sc_msg_clear (&again);
+  free (out);
+  free (raw);
+}
+
+/* The client's scanners for what the server relays: never a text the
+ * strict parser refuses, always the same values. */
+static void
+check_fast_receive (const uint8_t *data,
+                    size_t size,
+                    int parse_rc,
+                    const struct sc_msg *m)
+{
+  struct sc_message_view mv;
+  struct sc_msg_sent st;
+  int rc;
+
+  rc = sc_msg_scan_message (data, size, &mv);
+  FUZZ_CHECK (rc == SC_OK || rc == SC_ERR_AGAIN);
+  if (rc == SC_OK)
+    {
+      if (parse_rc != SC_OK)
+        fuzz_fail ("the message scanner accepts a text sc_msg_parse "
+                   "refuses (%s)",
+                   sc_strerror (parse_rc));
+      FUZZ_CHECK (m->type == SC_MSG_MESSAGE);
+      FUZZ_CHECK (mv.id == m->u.message.id);
+      FUZZ_CHECK (strcmp (mv.from, m->u.message.from) == 0);
+      FUZZ_CHECK (mv.ts == m->u.message.ts);
+      FUZZ_CHECK (mv.body_len == m->u.message.body_len);
+      FUZZ_CHECK (mv.body_len == 0 ||
+                  memcmp (mv.body, m->u.message.body, mv.body_len) == 0);
+    }
+  rc = sc_msg_scan_sent (data, size, &st);
+  FUZZ_CHECK (rc == SC_OK || rc == SC_ERR_AGAIN);
+  if (rc == SC_OK)
+    {
+      if (parse_rc != SC_OK)
+        fuzz_fail ("the sent scanner accepts a text sc_msg_parse refuses "
+                   "(%s)",
+                   sc_strerror (parse_rc));
+      FUZZ_CHECK (m->type == SC_MSG_SENT);
+      FUZZ_CHECK (st.ref == m->u.sent.ref);
+      FUZZ_CHECK (st.id == m->u.sent.id);
+      FUZZ_CHECK (st.ts == m->u.sent.ts);
+    }
+}
+
 /* The fast path may decline anything, but what it accepts the strict
  * parser accepts too, as a send with the same id, recipient and body; and
  * the "message" the server then writes parses back to that body. */
@@ -132,6 +204,7 @@ check_fast_path (const uint8_t *data,
   FUZZ_CHECK (v.body_len == 0 ||
               memcmp (v.body, m->u.send.body, v.body_len) == 0);
 
+  check_send_writer (&v);
   cap = SC_MSG_MESSAGE_MAX (v.body_len);
   out = malloc (cap);
   FUZZ_CHECK (out != NULL);
@@ -157,6 +230,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   memset (&m, 0xa5, sizeof m);
   rc = sc_msg_parse (data, size, &m);
   check_fast_path (data, size, rc, &m);
+  check_fast_receive (data, size, rc, &m);
   if (rc == SC_OK)
     {
       check_roundtrip (&m);
@@ -418,6 +492,14 @@ fuzz_generate (void)
                                    "\"body\":\"\",\"id\":2}");
   emit_text ("bad-send-id-real",
              "{\"type\":\"send\",\"id\":1.0,\"to\":\"b\",\"body\":\"\"}");
+  emit_text ("message-spaced",
+             "{ \"body\":\"\", \"ts\":0 ,\"from\":\"a\",\"id\":1,"
+             "\"type\":\"message\"}");
+  emit_text (
+      "sent-spaced",
+      "{\"ts\": 1764099197123, \"id\":1042,\"ref\":7,\"type\":\"sent\"}");
+  emit_text ("bad-sent-ts-leading-zero",
+             "{\"type\":\"sent\",\"ref\":1,\"id\":1,\"ts\":00}");
   emit_text ("base64-canonical", "QUJDRA==");
   emit_text ("base64-noncanonical", "QUJDRB==");
 }
