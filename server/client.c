@@ -13,6 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#ifdef __GLIBC__
+#include <malloc.h> /* malloc_trim */
+#endif
 
 #include "auth.h"
 #include "log.h"
@@ -229,6 +232,7 @@ void
 client_shed_idle (struct server *srv)
 {
   struct client *c, *next;
+  unsigned shed = 0;
 
   for (c = TAILQ_FIRST (&srv->hot); c != NULL; c = next)
     {
@@ -240,6 +244,7 @@ client_shed_idle (struct server *srv)
         }
       TAILQ_REMOVE (&srv->hot, c, hot_entry);
       c->hot = false;
+      shed++;
       sc_channel_shed (c->ch);
       if (c->out != NULL && evbuffer_get_length (c->out) == 0)
         {
@@ -247,6 +252,14 @@ client_shed_idle (struct server *srv)
           c->out = NULL;
         }
     }
+#ifdef __GLIBC__
+  /* Contexts and buffers freed by many connections at once (after a burst
+   * of logins or of traffic) lie between live allocations, where malloc
+   * keeps them: give their pages back to the system. The walk costs a
+   * few milliseconds at most, once per sweep. */
+  if (shed >= CLIENT_SHED_TRIM_MIN)
+    malloc_trim (0);
+#endif
   if (!TAILQ_EMPTY (&srv->hot))
     {
       struct timeval tv = { CLIENT_SHED_INTERVAL_MS / 1000,

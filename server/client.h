@@ -24,6 +24,8 @@ struct sc_channel;
  * of this length sheds its cipher contexts and its empty output buffer:
  * an idle connection keeps only keys and counters. */
 #define CLIENT_SHED_INTERVAL_MS 1000
+/* Connections shed in one sweep after which the heap is trimmed. */
+#define CLIENT_SHED_TRIM_MIN 256
 
 enum client_state
 {
