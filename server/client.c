@@ -1123,7 +1123,7 @@ handle_frame (struct client *c, const uint8_t *body, size_t len)
       client_close (c, "decrypt-failed", false);
       return;
     }
-  c->last_rx_ms = server_mono_ms ();
+  c->last_rx_ms = srv->frames_mono_ms;
   mark_active (c);
   if (c->state == CLIENT_READY)
     {
@@ -1248,6 +1248,8 @@ handle_bytes (struct client *c, const uint8_t *buf, size_t len)
 {
   size_t off = 0;
 
+  c->srv->frames_mono_ms = server_mono_ms ();
+  c->srv->frames_wall_ms = server_now_ms ();
   while ((c->state == CLIENT_HANDSHAKE || c->state == CLIENT_LOGIN ||
           c->state == CLIENT_READY) &&
          !c->read_paused && len - off >= SC_FRAME_HEADER_LEN)

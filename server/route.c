@@ -217,7 +217,7 @@ test_dump_send (const struct sc_send_view *s)
 static bool
 send_allowed (struct server *srv, struct client *c, uint64_t ref)
 {
-  int64_t now = server_mono_ms ();
+  int64_t now = srv->frames_mono_ms;
   int64_t wait = ratelimit_buckets_take (srv->sends, c->user, now);
   struct sc_msg m;
 
@@ -290,7 +290,7 @@ route_send (struct server *srv, struct client *c, const struct sc_send_view *s)
     }
 
   id = ++srv->next_msg_id;
-  ts = server_now_ms ();
+  ts = srv->frames_wall_ms;
   /* The body is forwarded as the sender wrote it: the server never decodes
    * it, and writes the message text around it without a JSON tree. */
   if (sc_msg_write_message (id, c->user, ts, s->body, s->body_len,

@@ -71,8 +71,12 @@ struct server
   TAILQ_HEAD (, client) hot;      /* holding cipher contexts or buffers */
   struct event *flush_ev;         /* activated when flushq gets its first */
   bool flush_armed;
-  struct event *shed_timer;      /* runs client_shed_idle while hot */
-  uint8_t *rbuf;                 /* CLIENT_READ_MAX: one recv() */
+  struct event *shed_timer; /* runs client_shed_idle while hot */
+  uint8_t *rbuf;            /* CLIENT_READ_MAX: one recv() */
+  /* Both clocks, read once for all the frames of one read (client.c):
+   * a frame's receipt, its message's timestamp, its message_rate. */
+  int64_t frames_mono_ms;
+  int64_t frames_wall_ms;
   struct event *handshake_timer; /* opens the next window */
   int64_t handshake_window_ms;   /* when the current window began */
   unsigned handshakes_left;      /* in the current window */

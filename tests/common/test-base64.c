@@ -250,6 +250,43 @@ test_bad_args (void)
   g_assert_cmpint (sc_base64_validate (NULL, 0), ==, SC_OK);
 }
 
+/* Validation checks sixteen characters at a time: one character outside
+ * the alphabet is found at every position of bodies of every length
+ * around those blocks, exactly when decoding refuses the text too. */
+static void
+test_validate_every_position (void)
+{
+  static const unsigned char strangers[] = { '=',  '-',  '_',  ' ', '\n',
+                                             '\0', '@',  '[',  '`', '{',
+                                             '.',  0x80, 0xff, ':', '*' };
+  guint8 raw[64], out[64];
+  char b64[128];
+
+  for (size_t i = 0; i < sizeof raw; i++)
+    raw[i] = (guint8) (i * 37 + 11);
+  for (size_t n = 1; n <= 60; n++)
+    {
+      size_t len = SC_BASE64_ENCODED_LEN (n), got;
+
+      g_assert_cmpint (sc_base64_encode (raw, n, b64, sizeof b64), ==, SC_OK);
+      g_assert_cmpint (sc_base64_validate (b64, len), ==, SC_OK);
+      for (size_t pos = 0; pos < len; pos++)
+        for (size_t k = 0; k < sizeof strangers; k++)
+          {
+            char saved = b64[pos];
+
+            b64[pos] = (char) strangers[k];
+            g_assert_cmpint (
+                sc_base64_validate (b64, len), ==,
+                sc_base64_decode (b64, len, out, sizeof out, &got));
+            if (strangers[k] != '=')
+              g_assert_cmpint (sc_base64_validate (b64, len), ==,
+                               SC_ERR_BASE64);
+            b64[pos] = saved;
+          }
+    }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -272,5 +309,7 @@ main (int argc, char **argv)
   g_test_add_func ("/common/base64/encode/overflow", test_encode_overflow);
   g_test_add_func ("/common/base64/decode/buffer", test_decode_buffer);
   g_test_add_func ("/common/base64/bad-args", test_bad_args);
+  g_test_add_func ("/common/base64/validate/every-position",
+                   test_validate_every_position);
   return g_test_run ();
 }

@@ -41,8 +41,11 @@ class ShutdownAuthTest(harness.IntegrationTest):
             last = seen[-1] if seen else None
             self.assertIsNotNone(last, "%s: closed without a word" % c.label)
             self.assertIn(last.get("type"), ("bye", "error"), seen)
+            # Half the logins are right: when one is checked before the
+            # signal, the next right one replaces it (session_replaced).
             if last.get("type") == "bye":
-                self.assertEqual(last.get("code"), "server_shutdown", seen)
+                self.assertIn(last.get("code"),
+                              ("server_shutdown", "session_replaced"), seen)
 
 
 if __name__ == "__main__":
