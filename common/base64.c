@@ -78,58 +78,6 @@ sc_base64_encode (const uint8_t *in, size_t len, char *out, size_t out_cap)
   return SC_OK;
 }
 
-/* Checks that in is canonical padded base64 and returns the decoded length
- * in *out_len; when out is not NULL also writes the decoded bytes (the
- * caller has checked that *out_len bytes fit). */
-static int
-decode (const char *in, size_t in_len, uint8_t *out, size_t *out_len)
-{
-  size_t i, o, pad = 0;
-
-  *out_len = 0;
-  if (in_len % 4 != 0)
-    return SC_ERR_BASE64;
-  if (in_len == 0)
-    return SC_OK;
-
-  if (in[in_len - 1] == '=')
-    pad = in[in_len - 2] == '=' ? 2 : 1;
-
-  for (i = 0, o = 0; i < in_len; i += 4)
-    {
-      bool last = i + 4 == in_len;
-      int c[4];
-      uint32_t v;
-      size_t k, n_chars = last ? 4 - pad : 4;
-
-      for (k = 0; k < 4; k++)
-        c[k] = k < n_chars ? char_value ((unsigned char) in[i + k]) : 0;
-      for (k = 0; k < n_chars; k++)
-        if (c[k] < 0)
-          return SC_ERR_BASE64;
-
-      v = ((uint32_t) c[0] << 18) | ((uint32_t) c[1] << 12) |
-          ((uint32_t) c[2] << 6) | (uint32_t) c[3];
-      /* Canonical form: the bits that padding leaves over must be zero. */
-      if (last && pad == 2 && (v & 0xffff) != 0)
-        return SC_ERR_BASE64;
-      if (last && pad == 1 && (v & 0xff) != 0)
-        return SC_ERR_BASE64;
-
-      if (out != NULL)
-        {
-          out[o] = (uint8_t) (v >> 16);
-          if (n_chars > 2)
-            out[o + 1] = (uint8_t) (v >> 8);
-          if (n_chars > 3)
-            out[o + 2] = (uint8_t) v;
-        }
-      o += n_chars - 1;
-    }
-  *out_len = o;
-  return SC_OK;
-}
-
 /* 1 for a character of the alphabet ('=' excluded), else 0. Written as
  * range checks rather than a table lookup so that the compiler can check
  * sixteen characters at a time. */
@@ -142,7 +90,7 @@ in_alphabet (unsigned char c)
          (unsigned char) (c == '+') | (unsigned char) (c == '/');
 }
 
-/* The same checks as decode() without producing output: a message body is
+/* The checks of sc_base64_decode() without its output: a message body is
  * validated on every relayed message (about 90 ns for a 300-character
  * body, against 160 with a table and 850 decoding). */
 int
@@ -193,7 +141,9 @@ sc_base64_decode (const char *in,
                   size_t out_cap,
                   size_t *out_len)
 {
-  size_t n;
+  const unsigned char *p = (const unsigned char *) in;
+  size_t n, pad = 0, i, o;
+  uint32_t v;
   int rc;
 
   if (out_len == NULL)
@@ -201,18 +151,40 @@ sc_base64_decode (const char *in,
   *out_len = 0;
   if ((in == NULL && in_len > 0) || (out == NULL && out_cap > 0))
     return SC_ERR_INVALID;
-
-  rc = decode (in, in_len, NULL, &n);
+  /* Checked first, so that the loop below only converts. */
+  rc = sc_base64_validate (in, in_len);
   if (rc != SC_OK)
     return rc;
+  if (in_len == 0)
+    return SC_OK;
+  if (p[in_len - 1] == '=')
+    pad = p[in_len - 2] == '=' ? 2 : 1;
+  n = in_len / 4 * 3 - pad;
   if (n > out_cap)
     return SC_ERR_BUFFER;
-  if (n > 0)
+
+  for (i = 0, o = 0; i + 4 < in_len; i += 4, o += 3)
     {
-      rc = decode (in, in_len, out, &n);
-      if (rc != SC_OK)
-        return rc;
+      v = (uint32_t) char_value (p[i]) << 18 |
+          (uint32_t) char_value (p[i + 1]) << 12 |
+          (uint32_t) char_value (p[i + 2]) << 6 |
+          (uint32_t) char_value (p[i + 3]);
+      out[o] = (uint8_t) (v >> 16);
+      out[o + 1] = (uint8_t) (v >> 8);
+      out[o + 2] = (uint8_t) v;
     }
+  /* The last group, which may be padded. */
+  v = (uint32_t) char_value (p[i]) << 18 | (uint32_t) char_value (p[i + 1])
+                                               << 12;
+  if (pad < 2)
+    v |= (uint32_t) char_value (p[i + 2]) << 6;
+  if (pad < 1)
+    v |= (uint32_t) char_value (p[i + 3]);
+  out[o] = (uint8_t) (v >> 16);
+  if (pad < 2)
+    out[o + 1] = (uint8_t) (v >> 8);
+  if (pad < 1)
+    out[o + 2] = (uint8_t) v;
   *out_len = n;
   return SC_OK;
 }

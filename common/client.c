@@ -605,15 +605,17 @@ e2e_message (struct sc_client *c,
 static int
 handle_message (struct sc_client *c, const struct sc_msg_message *mm)
 {
+  /* As large as this body decodes to, not the largest body. */
+  size_t cap = mm->body_len / 4 * 3 + 1, body_len = 0;
   uint8_t *body;
-  size_t body_len = 0;
   int rc;
 
-  body = malloc (BODY_DECODED_CAP);
+  if (cap > BODY_DECODED_CAP)
+    cap = BODY_DECODED_CAP;
+  body = malloc (cap);
   if (body == NULL)
     return fail (c, SC_ERR_NOMEM, "out of memory");
-  rc = sc_base64_decode (mm->body, mm->body_len, body, BODY_DECODED_CAP,
-                         &body_len);
+  rc = sc_base64_decode (mm->body, mm->body_len, body, cap, &body_len);
   if (rc < 0)
     {
       free (body);
