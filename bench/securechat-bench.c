@@ -54,6 +54,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include "bench-core.h"
 #include "securechat/client.h"
 #include "securechat/crypto.h"
 #include "securechat/e2e.h"
@@ -68,7 +69,6 @@
 #define MAX_WINDOW        4096
 #define MAX_DURATION_S    600
 #define MAX_TEXT          SC_E2E_CONTENT_MAX
-#define MAX_SAMPLES       (16u * 1024 * 1024)
 #define STAMP_HEX_LEN     32 /* the same as hex digits in text protocols */
 #define TICK_MS           1000
 #define DRAIN_MS          5000 /* waiting for the last messages in flight */
@@ -143,15 +143,6 @@ enum phase
   PH_DRAIN,
   PH_CLOSE,
   PH_DONE,
-};
-
-struct samples
-{
-  uint32_t *us;
-  size_t n;
-  size_t cap;
-  uint64_t dropped;
-  bool sorted;
 };
 
 struct bench;
@@ -285,12 +276,12 @@ struct bench
   uint64_t lost;
   uint64_t server_errors;
   uint64_t broken;
-  struct samples lat;
+  struct bench_samples lat;
   uint64_t ops;
   uint64_t ops_total;
   uint64_t op_failures;
   uint64_t busy;
-  struct samples op_lat;
+  struct bench_samples op_lat;
   unsigned log_budget;
   bool failed;
   char fail_why[256];
@@ -298,35 +289,6 @@ struct bench
 };
 
 /* -- small helpers ------------------------------------------------------ */
-
-static int64_t
-mono_ns (void)
-{
-  struct timespec ts;
-
-  clock_gettime (CLOCK_MONOTONIC, &ts);
-  return (int64_t) ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static void
-put_be64 (uint8_t *p, uint64_t v)
-{
-  for (int i = 7; i >= 0; i--)
-    {
-      p[i] = (uint8_t) (v & 0xff);
-      v >>= 8;
-    }
-}
-
-static uint64_t
-get_be64 (const uint8_t *p)
-{
-  uint64_t v = 0;
-
-  for (int i = 0; i < 8; i++)
-    v = (v << 8) | p[i];
-  return v;
-}
 
 static void
 put_hex64 (char *p, uint64_t v)
@@ -385,139 +347,6 @@ static size_t
 base64_len (size_t n)
 {
   return (n + 2) / 3 * 4;
-}
-
-/* -- latency samples ---------------------------------------------------- */
-
-static void
-samples_add (struct samples *s, int64_t ns)
-{
-  int64_t us = ns / 1000;
-
-  if (us < 0)
-    us = 0;
-  if (us > UINT32_MAX)
-    us = UINT32_MAX;
-  if (s->n == s->cap)
-    {
-      size_t cap = s->cap > 0 ? s->cap * 2 : 65536;
-      uint32_t *p;
-
-      if (cap > MAX_SAMPLES)
-        cap = MAX_SAMPLES;
-      if (cap == s->n)
-        {
-          s->dropped++;
-          return;
-        }
-      p = realloc (s->us, cap * sizeof *p);
-      if (p == NULL)
-        {
-          s->dropped++;
-          return;
-        }
-      s->us = p;
-      s->cap = cap;
-    }
-  s->us[s->n++] = (uint32_t) us;
-  s->sorted = false;
-}
-
-static int
-cmp_u32 (const void *a, const void *b)
-{
-  uint32_t x = *(const uint32_t *) a;
-  uint32_t y = *(const uint32_t *) b;
-
-  return (x > y) - (x < y);
-}
-
-/* The p-quantile (nearest rank) in milliseconds, or -1 without samples. */
-static double
-samples_quantile_ms (struct samples *s, double p)
-{
-  size_t rank;
-
-  if (s->n == 0)
-    return -1.0;
-  if (!s->sorted)
-    {
-      qsort (s->us, s->n, sizeof *s->us, cmp_u32);
-      s->sorted = true;
-    }
-  rank = (size_t) (p * (double) s->n + 0.999999);
-  if (rank < 1)
-    rank = 1;
-  if (rank > s->n)
-    rank = s->n;
-  return s->us[rank - 1] / 1000.0;
-}
-
-/* -- the server process ------------------------------------------------- */
-
-/* utime + stime of the whole process (all threads), in clock ticks. */
-static bool
-proc_cpu_ticks (pid_t pid, uint64_t *ticks)
-{
-  char path[64];
-  char buf[4096];
-  FILE *f;
-  size_t n;
-  char *p;
-  char *save = NULL;
-  unsigned long long ut = 0;
-  unsigned long long st = 0;
-  int field = 2; /* the last token before p is field 2, (comm) */
-
-  snprintf (path, sizeof path, "/proc/%ld/stat", (long) pid);
-  f = fopen (path, "r");
-  if (f == NULL)
-    return false;
-  n = fread (buf, 1, sizeof buf - 1, f);
-  fclose (f);
-  buf[n] = '\0';
-  /* comm may hold spaces and parentheses: fields start after the last ')'. */
-  p = strrchr (buf, ')');
-  if (p == NULL)
-    return false;
-  for (char *tok = strtok_r (p + 1, " ", &save); tok != NULL;
-       tok = strtok_r (NULL, " ", &save))
-    {
-      field++;
-      if (field == 14)
-        ut = strtoull (tok, NULL, 10);
-      else if (field == 15)
-        {
-          st = strtoull (tok, NULL, 10);
-          *ticks = ut + st;
-          return true;
-        }
-    }
-  return false;
-}
-
-/* VmRSS and VmHWM in KiB; -1 when unknown. */
-static void
-proc_mem (pid_t pid, long *rss, long *hwm)
-{
-  char path[64];
-  char line[256];
-  FILE *f;
-
-  *rss = -1;
-  *hwm = -1;
-  snprintf (path, sizeof path, "/proc/%ld/status", (long) pid);
-  f = fopen (path, "r");
-  if (f == NULL)
-    return;
-  while (fgets (line, sizeof line, f) != NULL)
-    {
-      if (strncmp (line, "VmRSS:", 6) == 0)
-        *rss = strtol (line + 6, NULL, 10);
-      else if (strncmp (line, "VmHWM:", 6) == 0)
-        *hwm = strtol (line + 6, NULL, 10);
-    }
-  fclose (f);
 }
 
 /* -- connection core ---------------------------------------------------- */
@@ -612,7 +441,7 @@ pair_fill (struct conn *s)
   while (b->sending && s->state == CS_READY && !s->dead &&
          s->in_flight < b->window)
     {
-      if (b->drv->send (s, s->next_seq, mono_ns ()) < 0)
+      if (b->drv->send (s, s->next_seq, bench_mono_ns ()) < 0)
         {
           conn_fail (s, "cannot queue a message");
           return;
@@ -657,7 +486,7 @@ core_delivered (struct conn *r, uint64_t seq, int64_t ts_ns)
 {
   struct bench *b = r->b;
   struct conn *s = r->peer;
-  int64_t now = mono_ns ();
+  int64_t now = bench_mono_ns ();
 
   if (r->role != ROLE_RECEIVER || s == NULL)
     {
@@ -676,7 +505,7 @@ core_delivered (struct conn *r, uint64_t seq, int64_t ts_ns)
   if (b->phase == PH_MEASURE)
     {
       b->delivered++;
-      samples_add (&b->lat, now - ts_ns);
+      bench_samples_add (&b->lat, now - ts_ns);
     }
   in_flight_done (s);
   pair_fill (s);
@@ -729,7 +558,7 @@ core_ready (struct conn *cn)
       if (b->phase == PH_MEASURE)
         {
           b->ops++;
-          samples_add (&b->op_lat, mono_ns () - cn->opened_ns);
+          bench_samples_add (&b->op_lat, bench_mono_ns () - cn->opened_ns);
         }
       conn_quit (cn);
       break;
@@ -1027,7 +856,7 @@ conn_open (struct conn *cn)
   cn->sc_closed = false;
   cn->sc_why[0] = '\0';
   cn->mqtt_connacked = false;
-  cn->opened_ns = mono_ns ();
+  cn->opened_ns = bench_mono_ns ();
   cn->last_tx_ns = cn->opened_ns;
   if (b->tls)
     {
@@ -1101,7 +930,7 @@ sample_server (struct bench *b, bool start)
 
   if (b->server_pid <= 0)
     return;
-  if (!proc_cpu_ticks (b->server_pid, &ticks))
+  if (!bench_proc_cpu_ticks (b->server_pid, &ticks))
     {
       b->have_cpu = false;
       return;
@@ -1114,16 +943,16 @@ sample_server (struct bench *b, bool start)
   else
     {
       b->cpu1 = ticks;
-      proc_mem (b->server_pid, &b->rss_end, &b->hwm_end);
+      bench_proc_mem (b->server_pid, &b->rss_end, &b->hwm_end);
     }
 }
 
 static void
 setup_complete (struct bench *b)
 {
-  b->t_setup_done = mono_ns ();
+  b->t_setup_done = bench_mono_ns ();
   if (b->server_pid > 0 && b->have_setup_cpu &&
-      !proc_cpu_ticks (b->server_pid, &b->cpu_setup1))
+      !bench_proc_cpu_ticks (b->server_pid, &b->cpu_setup1))
     b->have_setup_cpu = false;
   b->phase = PH_WARMUP;
   if (b->mode == MODE_RELAY || b->mode == MODE_LOGIN)
@@ -1142,7 +971,7 @@ static void
 measure_start (struct bench *b)
 {
   b->phase = PH_MEASURE;
-  b->t0 = mono_ns ();
+  b->t0 = bench_mono_ns ();
   getrusage (RUSAGE_SELF, &b->ru0);
   sample_server (b, true);
   arm_phase_timer (b, b->duration_ms);
@@ -1151,7 +980,7 @@ measure_start (struct bench *b)
 static void
 measure_end (struct bench *b)
 {
-  b->t1 = mono_ns ();
+  b->t1 = bench_mono_ns ();
   getrusage (RUSAGE_SELF, &b->ru1);
   sample_server (b, false);
   b->phase = PH_DRAIN;
@@ -1198,7 +1027,7 @@ finish (struct bench *b)
     return;
   if (b->t1 == 0 && b->t0 != 0)
     {
-      b->t1 = mono_ns ();
+      b->t1 = bench_mono_ns ();
       getrusage (RUSAGE_SELF, &b->ru1);
       sample_server (b, false);
     }
@@ -1247,7 +1076,7 @@ static void
 tick_cb (evutil_socket_t fd, short what, void *arg)
 {
   struct bench *b = arg;
-  int64_t now = mono_ns ();
+  int64_t now = bench_mono_ns ();
 
   (void) fd;
   (void) what;
@@ -1323,7 +1152,8 @@ sc_message_cb (void *ud,
       cn->b->bad++;
       return;
     }
-  core_delivered (cn, get_be64 (body), (int64_t) get_be64 (body + 8));
+  core_delivered (cn, bench_get_be64 (body),
+                  (int64_t) bench_get_be64 (body + 8));
 }
 
 static void
@@ -1394,7 +1224,7 @@ sc_start (struct conn *cn)
   cfg.agent = AGENT;
   rc = sc_client_new (&cfg, &sc_callbacks, cn, &cn->sc);
   if (rc == SC_OK)
-    rc = sc_client_start (cn->sc, mono_ns () / 1000000);
+    rc = sc_client_start (cn->sc, bench_mono_ns () / 1000000);
   if (rc < 0)
     {
       snprintf (cn->sc_why, sizeof cn->sc_why, "cannot start a session: %s",
@@ -1408,7 +1238,7 @@ sc_start (struct conn *cn)
 static int
 sc_input (struct conn *cn, struct evbuffer *in)
 {
-  int64_t now_ms = mono_ns () / 1000000;
+  int64_t now_ms = bench_mono_ns () / 1000000;
 
   while (evbuffer_get_length (in) > 0)
     {
@@ -1435,8 +1265,8 @@ sc_send (struct conn *cn, uint64_t seq, int64_t ts_ns)
   uint64_t ref = 0;
   int rc;
 
-  put_be64 (b->body, seq);
-  put_be64 (b->body + 8, (uint64_t) ts_ns);
+  bench_put_be64 (b->body, seq);
+  bench_put_be64 (b->body + 8, (uint64_t) ts_ns);
   rc = sc_client_send (cn->sc, cn->peer->name, b->body, b->body_len, &ref);
   if (rc < 0)
     {
@@ -1955,7 +1785,7 @@ mqtt_start (struct conn *cn)
       evbuffer_add (out, flags_ka, 3) < 0 ||
       mqtt_add_string (out, cn->name, id_len) < 0)
     return -1;
-  cn->last_tx_ns = mono_ns ();
+  cn->last_tx_ns = bench_mono_ns ();
   return 0;
 }
 
@@ -2120,7 +1950,7 @@ mqtt_send (struct conn *cn, uint64_t seq, int64_t ts_ns)
       mqtt_add_string (out, topic, (size_t) tlen) < 0 ||
       text_payload_add (out, b, seq, ts_ns) < 0)
     return -1;
-  cn->last_tx_ns = mono_ns ();
+  cn->last_tx_ns = bench_mono_ns ();
   return 0;
 }
 
@@ -2262,12 +2092,12 @@ print_report (struct bench *b)
   struct figures f;
   bool pairs = b->mode == MODE_RELAY || b->mode == MODE_LOGIN;
   bool churn = b->mode == MODE_CONNECT || b->mode == MODE_LOGIN;
-  double q50 = samples_quantile_ms (&b->lat, 0.50);
-  double q90 = samples_quantile_ms (&b->lat, 0.90);
-  double q99 = samples_quantile_ms (&b->lat, 0.99);
-  double q999 = samples_quantile_ms (&b->lat, 0.999);
-  double o50 = samples_quantile_ms (&b->op_lat, 0.50);
-  double o99 = samples_quantile_ms (&b->op_lat, 0.99);
+  double q50 = bench_samples_quantile_ms (&b->lat, 0.50);
+  double q90 = bench_samples_quantile_ms (&b->lat, 0.90);
+  double q99 = bench_samples_quantile_ms (&b->lat, 0.99);
+  double q999 = bench_samples_quantile_ms (&b->lat, 0.999);
+  double o50 = bench_samples_quantile_ms (&b->op_lat, 0.50);
+  double o99 = bench_samples_quantile_ms (&b->op_lat, 0.99);
 
   figures_compute (b, &f);
   printf ("securechat-bench %s: %s over %s%s%s to %s:%s\n", SC_VERSION,
@@ -2331,7 +2161,7 @@ print_report (struct bench *b)
             b->send_errors, b->bad, b->lost, b->server_errors, b->broken,
             b->op_failures);
   if (b->lat.dropped > 0 || b->op_lat.dropped > 0)
-    printf ("(percentiles over the first %u samples)\n", MAX_SAMPLES);
+    printf ("(percentiles over the first %u samples)\n", BENCH_MAX_SAMPLES);
   if (b->failed)
     printf ("FAILED: %s\n", b->fail_why);
 
@@ -2399,90 +2229,6 @@ usage (FILE *f)
       "100, N=1000, C=8, K=64, setup timeout 120, prefixes b and s.\n"
       "--sizes prints the size of the end-to-end message of that text and\n"
       "of its base64 body (the payload every protocol carries), and exits.\n");
-}
-
-static int
-parse_uint (
-    const char *name, const char *s, unsigned lo, unsigned hi, unsigned *out)
-{
-  char *end = NULL;
-  unsigned long v;
-
-  errno = 0;
-  if (s[0] < '0' || s[0] > '9')
-    goto bad;
-  v = strtoul (s, &end, 10);
-  if (errno != 0 || end == s || *end != '\0' || v < lo || v > hi)
-    goto bad;
-  *out = (unsigned) v;
-  return 0;
-bad:
-  fprintf (stderr, "securechat-bench: --%s must be an integer in %u..%u\n",
-           name, lo, hi);
-  return -1;
-}
-
-static int
-parse_seconds (const char *name,
-               const char *s,
-               bool zero_ok,
-               unsigned max_s,
-               unsigned *out_ms)
-{
-  char *end = NULL;
-  double v;
-
-  errno = 0;
-  if (s[0] < '0' || s[0] > '9')
-    goto bad;
-  v = strtod (s, &end);
-  if (errno != 0 || end == s || *end != '\0' || v < 0.0 || v > (double) max_s ||
-      (!zero_ok && v < 0.001))
-    goto bad;
-  *out_ms = (unsigned) (v * 1000.0 + 0.5);
-  return 0;
-bad:
-  fprintf (stderr,
-           "securechat-bench: --%s must be a number of seconds in "
-           "%s0, %u]\n",
-           name, zero_ok ? "[" : "(", max_s);
-  return -1;
-}
-
-static int
-split_hostport (
-    const char *s, char *host, size_t host_cap, char *port, size_t port_cap)
-{
-  const char *colon;
-  size_t hlen;
-
-  if (s[0] == '[')
-    {
-      const char *close = strchr (s, ']');
-
-      if (close == NULL || close[1] != ':')
-        return -1;
-      hlen = (size_t) (close - s - 1);
-      s++;
-      colon = close + 1;
-    }
-  else
-    {
-      colon = strrchr (s, ':');
-      if (colon == NULL)
-        return -1;
-      hlen = (size_t) (colon - s);
-    }
-  if (hlen == 0 || hlen >= host_cap || strlen (colon + 1) == 0 ||
-      strlen (colon + 1) >= port_cap)
-    return -1;
-  memcpy (host, s, hlen);
-  host[hlen] = '\0';
-  strcpy (port, colon + 1);
-  for (const char *p = port; *p != '\0'; p++)
-    if (*p < '0' || *p > '9')
-      return -1;
-  return 0;
 }
 
 static int
@@ -2834,35 +2580,40 @@ main (int argc, char **argv)
           b.tls_ca = optarg;
           break;
         case 'r':
-          rc = parse_uint ("pairs", optarg, 1, MAX_CONNS / 2, &b.pairs);
+          rc = bench_parse_uint ("securechat-bench", "pairs", optarg, 1,
+                                 MAX_CONNS / 2, &b.pairs);
           break;
         case 'w':
-          rc = parse_uint ("window", optarg, 1, MAX_WINDOW, &b.window);
+          rc = bench_parse_uint ("securechat-bench", "window", optarg, 1,
+                                 MAX_WINDOW, &b.window);
           break;
         case 'd':
-          rc = parse_seconds ("duration", optarg, false, MAX_DURATION_S,
-                              &b.duration_ms);
+          rc = bench_parse_seconds ("securechat-bench", "duration", optarg,
+                                    false, MAX_DURATION_S, &b.duration_ms);
           break;
         case 'W':
-          rc = parse_seconds ("warmup", optarg, true, MAX_DURATION_S,
-                              &b.warmup_ms);
+          rc = bench_parse_seconds ("securechat-bench", "warmup", optarg, true,
+                                    MAX_DURATION_S, &b.warmup_ms);
           break;
         case 't':
-          rc = parse_uint ("text", optarg, 0, MAX_TEXT, &b.text_len);
+          rc = bench_parse_uint ("securechat-bench", "text", optarg, 0,
+                                 MAX_TEXT, &b.text_len);
           break;
         case 'n':
-          rc = parse_uint ("conns", optarg, 1, MAX_CONNS, &b.idle_conns);
+          rc = bench_parse_uint ("securechat-bench", "conns", optarg, 1,
+                                 MAX_CONNS, &b.idle_conns);
           break;
         case 'c':
-          rc = parse_uint ("concurrency", optarg, 1, MAX_CONNS, &b.concurrency);
+          rc = bench_parse_uint ("securechat-bench", "concurrency", optarg, 1,
+                                 MAX_CONNS, &b.concurrency);
           break;
         case 'k':
-          rc = parse_uint ("connect-concurrency", optarg, 1, MAX_CONNS,
-                           &b.connect_concurrency);
+          rc = bench_parse_uint ("securechat-bench", "connect-concurrency",
+                                 optarg, 1, MAX_CONNS, &b.connect_concurrency);
           break;
         case 'S':
-          rc = parse_seconds ("setup-timeout", optarg, false, 3600,
-                              &b.setup_timeout_ms);
+          rc = bench_parse_seconds ("securechat-bench", "setup-timeout", optarg,
+                                    false, 3600, &b.setup_timeout_ms);
           break;
         case 'u':
           b.prefix = optarg;
@@ -2877,7 +2628,8 @@ main (int argc, char **argv)
           fp = optarg;
           break;
         case 'i':
-          rc = parse_uint ("server-pid", optarg, 1, INT_MAX, &pid);
+          rc = bench_parse_uint ("securechat-bench", "server-pid", optarg, 1,
+                                 INT_MAX, &pid);
           b.server_pid = (pid_t) pid;
           break;
         case 'l':
@@ -2909,7 +2661,8 @@ main (int argc, char **argv)
       usage (stderr);
       return 2;
     }
-  if (split_hostport (server, b.host, sizeof b.host, b.port, sizeof b.port) < 0)
+  if (bench_split_hostport (server, b.host, sizeof b.host, b.port,
+                            sizeof b.port) < 0)
     {
       fprintf (stderr, "securechat-bench: --server wants HOST:PORT, not %s\n",
                server);
@@ -3000,15 +2753,15 @@ main (int argc, char **argv)
     {
       long hwm;
 
-      proc_mem (b.server_pid, &b.rss_base, &hwm);
-      b.have_setup_cpu = proc_cpu_ticks (b.server_pid, &b.cpu_setup0);
+      bench_proc_mem (b.server_pid, &b.rss_base, &hwm);
+      b.have_setup_cpu = bench_proc_cpu_ticks (b.server_pid, &b.cpu_setup0);
       if (b.rss_base < 0)
         fprintf (stderr,
                  "securechat-bench: cannot read the server's "
                  "/proc/%u/status\n",
                  pid);
     }
-  b.t_start = mono_ns ();
+  b.t_start = bench_mono_ns ();
   {
     struct timeval tick = { TICK_MS / 1000, 0 };
 

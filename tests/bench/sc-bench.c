@@ -58,6 +58,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench-core.h"
 #include "securechat/client.h"
 #include "securechat/crypto.h"
 #include "securechat/error.h"
@@ -75,7 +76,6 @@
 #define MAX_RATE          100000
 #define MAX_DURATION_S    600
 #define MAX_LOGINS        1000000
-#define MAX_SAMPLES       (4u * 1024 * 1024)
 #define BODY_MIN          8 /* room for the sequence number */
 #define READ_CHUNK        65536
 #define SETUP_TIMEOUT_MS  60000 /* connecting and logging in the pairs */
@@ -145,14 +145,6 @@ static const char *const outcome_names[OUT_N] = {
   [OUT_OTHER] = "other",
 };
 
-struct samples
-{
-  uint32_t *us; /* microseconds */
-  size_t n;
-  size_t cap;
-  uint64_t dropped; /* not stored: over MAX_SAMPLES */
-};
-
 /* What one kind of pair did. */
 struct group
 {
@@ -171,7 +163,7 @@ struct logins
 {
   uint64_t n[OUT_N];
   uint64_t no_retry; /* rate_limited / server_busy without retry_after */
-  struct samples ok_lat;
+  struct bench_samples ok_lat;
 };
 
 struct sent_at
@@ -314,12 +306,12 @@ struct bench
   /* results */
   uint64_t login_ok;
   uint64_t login_failed;
-  struct samples login_lat;
+  struct bench_samples login_lat;
   struct group pairs_g;
   struct group flood_g;
   struct group slow_g;
   int64_t last_ack_ns;
-  struct samples msg_lat[TAG_N];
+  struct bench_samples msg_lat[TAG_N];
   /* The longest time without any "sent" for the pairs, by phase: a stall
    * of the relay shows here whatever the percentiles say. */
   int64_t ack_gap_ns[TAG_N];
@@ -337,86 +329,16 @@ struct bench
   struct server_stats srv_after;
 };
 
-static int64_t
-mono_ns (void)
-{
-  struct timespec ts;
-
-  clock_gettime (CLOCK_MONOTONIC, &ts);
-  return (int64_t) ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static void
-samples_add (struct samples *s, int64_t ns)
-{
-  int64_t us = ns / 1000;
-
-  if (us < 0)
-    us = 0;
-  if (us > UINT32_MAX)
-    us = UINT32_MAX;
-  if (s->n == s->cap)
-    {
-      size_t cap = s->cap > 0 ? s->cap * 2 : 4096;
-      uint32_t *p;
-
-      if (cap > MAX_SAMPLES)
-        cap = MAX_SAMPLES;
-      if (cap == s->n)
-        {
-          s->dropped++;
-          return;
-        }
-      p = realloc (s->us, cap * sizeof *p);
-      if (p == NULL)
-        {
-          s->dropped++;
-          return;
-        }
-      s->us = p;
-      s->cap = cap;
-    }
-  s->us[s->n++] = (uint32_t) us;
-}
-
-static int
-cmp_u32 (const void *a, const void *b)
-{
-  uint32_t x = *(const uint32_t *) a;
-  uint32_t y = *(const uint32_t *) b;
-
-  return (x > y) - (x < y);
-}
-
-/* The p-quantile (0 < p <= 1) in milliseconds; the samples get sorted. */
+/* A percentile as this program reports it: 0 without samples. */
 static double
-samples_quantile_ms (struct samples *s, double p)
+quantile_ms (struct bench_samples *s, double p)
 {
-  size_t i;
+  double v = bench_samples_quantile_ms (s, p);
 
-  if (s->n == 0)
-    return 0.0;
-  qsort (s->us, s->n, sizeof *s->us, cmp_u32);
-  i = (size_t) (p * (double) s->n);
-  if (i >= s->n)
-    i = s->n - 1;
-  return s->us[i] / 1000.0;
+  return v < 0 ? 0.0 : v;
 }
 
 /* -- the server process ------------------------------------------------ */
-
-static long
-status_kb (const char *text, const char *field)
-{
-  const char *p = strstr (text, field);
-
-  if (p == NULL)
-    return -1;
-  p += strlen (field);
-  while (*p == ' ' || *p == '\t')
-    p++;
-  return strtol (p, NULL, 10);
-}
 
 /* VmRSS and VmHWM from /proc/PID/status; with sockets, also counts the
  * sockets among its open files. */
@@ -424,23 +346,11 @@ static struct server_stats
 server_sample (const struct bench *b, bool sockets)
 {
   struct server_stats st = { false, -1, -1, -1 };
-  char path[64], text[4096];
-  ssize_t n;
-  int fd;
+  char path[64];
 
   if (b->server_pid <= 0)
     return st;
-  snprintf (path, sizeof path, "/proc/%ld/status", b->server_pid);
-  fd = open (path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
-    return st;
-  n = read (fd, text, sizeof text - 1);
-  close (fd);
-  if (n <= 0)
-    return st;
-  text[n] = '\0';
-  st.rss_kb = status_kb (text, "VmRSS:");
-  st.hwm_kb = status_kb (text, "VmHWM:");
+  bench_proc_mem ((pid_t) b->server_pid, &st.rss_kb, &st.hwm_kb);
   st.ok = st.rss_kb >= 0 && st.hwm_kb >= 0;
   if (sockets)
     {
@@ -501,26 +411,6 @@ server_watch (struct bench *b)
 
 /* -- one connection ---------------------------------------------------- */
 
-static void
-put_be64 (uint8_t *p, uint64_t v)
-{
-  for (int i = 7; i >= 0; i--)
-    {
-      p[i] = (uint8_t) (v & 0xff);
-      v >>= 8;
-    }
-}
-
-static uint64_t
-get_be64 (const uint8_t *p)
-{
-  uint64_t v = 0;
-
-  for (int i = 0; i < 8; i++)
-    v = (v << 8) | p[i];
-  return v;
-}
-
 static bool
 is_sender (const struct conn *cn)
 {
@@ -566,7 +456,7 @@ sender_push (struct conn *cn)
   size_t slot;
   int rc;
 
-  put_be64 (body, cn->next_seq);
+  bench_put_be64 (body, cn->next_seq);
   rc = sc_client_send (cn->client, cn->peer, body, body_len, &ref);
   if (rc < 0)
     {
@@ -638,7 +528,7 @@ conn_outcome (struct conn *cn, enum outcome o)
   cn->outcome = o;
   r->n[o]++;
   if (o == OUT_OK)
-    samples_add (&r->ok_lat, b->now_ns - cn->opened_ns);
+    bench_samples_add (&r->ok_lat, b->now_ns - cn->opened_ns);
 }
 
 static int
@@ -690,7 +580,7 @@ message_cb (void *ud,
       g->bad_deliveries++;
       return;
     }
-  seq = get_be64 (body);
+  seq = bench_get_be64 (body);
   /* A pair delivers every send in order; a flooder's refused sends leave
    * gaps, never reorderings. */
   if ((cn->role == ROLE_RECEIVER && seq != cn->expect_seq) ||
@@ -721,7 +611,7 @@ sent_cb (void *ud, uint64_t ref, uint64_t id, int64_t ts)
     {
       enum tag now_tag = current_tag (b);
 
-      samples_add (&b->msg_lat[t.tag], b->now_ns - t.ns);
+      bench_samples_add (&b->msg_lat[t.tag], b->now_ns - t.ns);
       /* Gaps count while the senders send, not after. */
       if (b->last_ack_ns > 0 && b->now_ns < b->send_until_ns &&
           (b->phase == PHASE_BASE || b->phase == PHASE_LOAD) &&
@@ -1041,7 +931,7 @@ conn_read (struct conn *cn)
           cn->failed = true;
           return;
         }
-      cn->b->now_ns = mono_ns ();
+      cn->b->now_ns = bench_mono_ns ();
       rc =
           sc_client_recv (cn->client, buf, (size_t) n, cn->b->now_ns / 1000000);
       if (rc < 0)
@@ -1135,7 +1025,7 @@ pump (struct bench *b, struct conn *conns, size_t n, int timeout_ms)
       fprintf (stderr, "sc-bench: poll: %s\n", strerror (errno));
       return -1;
     }
-  b->now_ns = mono_ns ();
+  b->now_ns = bench_mono_ns ();
   for (size_t j = 0; j < m && rc > 0; j++)
     if (b->pfd[j].revents != 0)
       conn_event (&conns[b->pidx[j]], b->pfd[j].revents);
@@ -1181,7 +1071,7 @@ run_logins (struct bench *b, double *seconds)
       slots[i].fd = -1;
       slots[i].role = ROLE_LOGIN;
     }
-  b->now_ns = mono_ns ();
+  b->now_ns = bench_mono_ns ();
   t0 = b->now_ns;
   deadline = t0 + (int64_t) b->login_timeout_ms * 1000000;
 
@@ -1236,7 +1126,7 @@ run_logins (struct bench *b, double *seconds)
                   continue;
                 }
               cn->quitting = true;
-              samples_add (&b->login_lat, b->now_ns - cn->opened_ns);
+              bench_samples_add (&b->login_lat, b->now_ns - cn->opened_ns);
               conn_flush (cn);
             }
           (void) sc_client_pending (cn->client, &pending);
@@ -1248,7 +1138,7 @@ run_logins (struct bench *b, double *seconds)
             }
         }
     }
-  *seconds = (double) (mono_ns () - t0) / 1e9;
+  *seconds = (double) (bench_mono_ns () - t0) / 1e9;
   for (unsigned i = 0; i < n; i++)
     conn_close (&slots[i]);
   free (slots);
@@ -1588,8 +1478,8 @@ static void __attribute__ ((noreturn)) load_child (struct bench *b, int wfd)
   memset (&rep, 0, sizeof rep);
   memcpy (rep.storm_n, b->storm_r.n, sizeof rep.storm_n);
   rep.storm_no_retry = b->storm_r.no_retry;
-  rep.storm_ok_p50_ms = samples_quantile_ms (&b->storm_r.ok_lat, 0.50);
-  rep.storm_ok_max_ms = samples_quantile_ms (&b->storm_r.ok_lat, 1.0);
+  rep.storm_ok_p50_ms = quantile_ms (&b->storm_r.ok_lat, 0.50);
+  rep.storm_ok_max_ms = quantile_ms (&b->storm_r.ok_lat, 1.0);
   rep.storm_s = b->storm_s;
   rep.ho_opened = b->ho.opened;
   rep.ho_connect_errors = b->ho.connect_errors;
@@ -1714,7 +1604,7 @@ load_finish (struct bench *b, struct load *ld)
       struct pollfd p = { ld->rfd, POLLIN, 0 };
 
       (void) poll (&p, 1, ms_until (b, deadline, 100));
-      b->now_ns = mono_ns ();
+      b->now_ns = bench_mono_ns ();
       if (load_read (b, ld) < 0)
         return -1;
     }
@@ -1785,7 +1675,7 @@ run_messages (struct bench *b, double *seconds)
       conns[i].b = b;
       conns[i].fd = -1;
     }
-  b->now_ns = mono_ns ();
+  b->now_ns = bench_mono_ns ();
   b->phase = PHASE_SETUP;
   for (size_t i = 0; i < n_fixed; i++)
     {
@@ -1867,7 +1757,7 @@ run_messages (struct bench *b, double *seconds)
 
   /* Before the load: the pairs alone. Paced senders start spread over
    * one period, not all at once. */
-  b->now_ns = mono_ns ();
+  b->now_ns = bench_mono_ns ();
   t0 = b->now_ns;
   b->srv_before = server_sample (b, true);
   b->last_ack_ns = t0;
@@ -2033,92 +1923,6 @@ usage (FILE *f)
 }
 
 static int
-parse_uint (
-    const char *name, const char *s, unsigned lo, unsigned hi, unsigned *out)
-{
-  char *end = NULL;
-  unsigned long v;
-
-  errno = 0;
-  if (s[0] < '0' || s[0] > '9')
-    goto bad;
-  v = strtoul (s, &end, 10);
-  if (errno != 0 || end == s || *end != '\0' || v < lo || v > hi)
-    goto bad;
-  *out = (unsigned) v;
-  return 0;
-bad:
-  fprintf (stderr, "sc-bench: --%s must be an integer in %u..%u\n", name, lo,
-           hi);
-  return -1;
-}
-
-/* Seconds with up to three decimals, e.g. "2" or "0.5". */
-static int
-parse_seconds (const char *name,
-               const char *s,
-               unsigned max_s,
-               unsigned *out_ms)
-{
-  char *end = NULL;
-  double v;
-
-  errno = 0;
-  if (s[0] < '0' || s[0] > '9')
-    goto bad;
-  v = strtod (s, &end);
-  if (errno != 0 || end == s || *end != '\0' || !(v > 0.0) ||
-      v > (double) max_s)
-    goto bad;
-  *out_ms = (unsigned) (v * 1000.0 + 0.5);
-  if (*out_ms == 0)
-    goto bad;
-  return 0;
-bad:
-  fprintf (stderr,
-           "sc-bench: --%s must be a number of seconds in "
-           "(0, %u]\n",
-           name, max_s);
-  return -1;
-}
-
-static int
-split_hostport (
-    const char *s, char *host, size_t host_cap, char *port, size_t port_cap)
-{
-  const char *colon;
-  size_t hlen;
-
-  if (s[0] == '[')
-    {
-      const char *close = strchr (s, ']');
-
-      if (close == NULL || close[1] != ':')
-        return -1;
-      hlen = (size_t) (close - s - 1);
-      s++;
-      colon = close + 1;
-    }
-  else
-    {
-      colon = strrchr (s, ':');
-      if (colon == NULL)
-        return -1;
-      hlen = (size_t) (colon - s);
-    }
-  if (hlen == 0 || hlen >= host_cap || strlen (colon + 1) == 0 ||
-      strlen (colon + 1) >= port_cap)
-    return -1;
-  memcpy (host, s, hlen);
-  host[hlen] = '\0';
-  strcpy (port, colon + 1);
-  for (const char *p = port; *p != '\0'; p++)
-    if (*p < '0' || *p > '9')
-      return -1;
-  return 0;
-}
-
-static int
 resolve (struct bench *b)
 {
   struct addrinfo hints;
@@ -2272,29 +2076,27 @@ print_results (struct bench *b, double login_s, double msg_s)
   ROW_U64 ("logins", b->login_ok);
   ROW_U64 ("logins failed", b->login_failed);
   ROW_F ("logins/s", logins_per_s, 1);
-  ROW_F ("login p50 ms", samples_quantile_ms (&b->login_lat, 0.50), 2);
-  ROW_F ("login p99 ms", samples_quantile_ms (&b->login_lat, 0.99), 2);
+  ROW_F ("login p50 ms", quantile_ms (&b->login_lat, 0.50), 2);
+  ROW_F ("login p99 ms", quantile_ms (&b->login_lat, 0.99), 2);
   ROW_U64 ("messages", b->pairs_g.acked);
   ROW_U64 ("delivered", b->pairs_g.delivered);
   ROW_U64 ("send errors", b->pairs_g.other_errors + b->pairs_g.rate_limited);
   ROW_U64 ("bad deliveries", b->pairs_g.bad_deliveries);
   ROW_U64 ("broken sessions", b->pairs_g.broken);
   ROW_F ("msgs/s", msgs_per_s, 1);
-  ROW_F ("latency p50 ms", samples_quantile_ms (&b->msg_lat[TAG_BEFORE], 0.50),
-         2);
-  ROW_F ("latency p99 ms", samples_quantile_ms (&b->msg_lat[TAG_BEFORE], 0.99),
-         2);
+  ROW_F ("latency p50 ms", quantile_ms (&b->msg_lat[TAG_BEFORE], 0.50), 2);
+  ROW_F ("latency p99 ms", quantile_ms (&b->msg_lat[TAG_BEFORE], 0.99), 2);
   if (b->rate > 0)
     ROW_F ("longest ack gap ms", b->ack_gap_ns[TAG_BEFORE] / 1e6, 2);
   if (has_load (b))
     {
       ROW_U64 ("load messages", b->msg_lat[TAG_DURING].n);
-      ROW_F ("load latency p50 ms",
-             samples_quantile_ms (&b->msg_lat[TAG_DURING], 0.50), 2);
-      ROW_F ("load latency p99 ms",
-             samples_quantile_ms (&b->msg_lat[TAG_DURING], 0.99), 2);
-      ROW_F ("load latency max ms",
-             samples_quantile_ms (&b->msg_lat[TAG_DURING], 1.0), 2);
+      ROW_F ("load latency p50 ms", quantile_ms (&b->msg_lat[TAG_DURING], 0.50),
+             2);
+      ROW_F ("load latency p99 ms", quantile_ms (&b->msg_lat[TAG_DURING], 0.99),
+             2);
+      ROW_F ("load latency max ms", quantile_ms (&b->msg_lat[TAG_DURING], 1.0),
+             2);
       if (b->rate > 0)
         {
           ROW_F ("load longest ack gap ms", b->ack_gap_ns[TAG_DURING] / 1e6, 2);
@@ -2304,17 +2106,17 @@ print_results (struct bench *b, double login_s, double msg_s)
         {
           ROW_U64 ("after messages", b->msg_lat[TAG_AFTER].n);
           ROW_F ("after latency p50 ms",
-                 samples_quantile_ms (&b->msg_lat[TAG_AFTER], 0.50), 2);
+                 quantile_ms (&b->msg_lat[TAG_AFTER], 0.50), 2);
           ROW_F ("after latency p99 ms",
-                 samples_quantile_ms (&b->msg_lat[TAG_AFTER], 0.99), 2);
+                 quantile_ms (&b->msg_lat[TAG_AFTER], 0.99), 2);
           print_logins ("storm", &b->storm_r, b->storm_ok_p50_ms,
                         b->storm_ok_max_ms);
           ROW_F ("storm seconds", b->storm_s, 2);
         }
       if (b->storm > 0 || b->half_open_n > 0)
         print_logins ("probe", &b->probe_r,
-                      samples_quantile_ms (&b->probe_r.ok_lat, 0.50),
-                      samples_quantile_ms (&b->probe_r.ok_lat, 1.0));
+                      quantile_ms (&b->probe_r.ok_lat, 0.50),
+                      quantile_ms (&b->probe_r.ok_lat, 1.0));
       if (b->half_open_n > 0)
         {
           ROW_U64 ("half-open opened", b->ho.opened);
@@ -2340,7 +2142,8 @@ print_results (struct bench *b, double login_s, double msg_s)
         ROW_F ("server hwm MiB", b->srv_after.hwm_kb / 1024.0, 1);
     }
   if (b->msg_lat[TAG_BEFORE].dropped > 0 || b->login_lat.dropped > 0)
-    printf ("(latency percentiles over the first %u samples)\n", MAX_SAMPLES);
+    printf ("(latency percentiles over the first %u samples)\n",
+            BENCH_MAX_SAMPLES);
   if (b->ho.last_errno != 0)
     printf ("(last half-open connect error: %s)\n",
             strerror (b->ho.last_errno));
@@ -2435,74 +2238,87 @@ main (int argc, char **argv)
           password_file = optarg;
           break;
         case 'n':
-          rc = parse_uint ("users", optarg, 1, MAX_CONNS, &b.n_users);
+          rc = bench_parse_uint ("sc-bench", "users", optarg, 1, MAX_CONNS,
+                                 &b.n_users);
           break;
         case 'l':
-          rc = parse_uint ("logins", optarg, 0, MAX_LOGINS, &b.logins);
+          rc = bench_parse_uint ("sc-bench", "logins", optarg, 0, MAX_LOGINS,
+                                 &b.logins);
           break;
         case 'c':
-          rc = parse_uint ("concurrency", optarg, 1, MAX_CONNS, &b.concurrency);
+          rc = bench_parse_uint ("sc-bench", "concurrency", optarg, 1,
+                                 MAX_CONNS, &b.concurrency);
           break;
         case 'r':
-          rc = parse_uint ("pairs", optarg, 0, MAX_PAIRS, &b.pairs);
+          rc = bench_parse_uint ("sc-bench", "pairs", optarg, 0, MAX_PAIRS,
+                                 &b.pairs);
           break;
         case 'w':
-          rc = parse_uint ("window", optarg, 1, MAX_WINDOW, &b.window);
+          rc = bench_parse_uint ("sc-bench", "window", optarg, 1, MAX_WINDOW,
+                                 &b.window);
           break;
         case 'd':
-          rc = parse_seconds ("duration", optarg, MAX_DURATION_S,
-                              &b.duration_ms);
+          rc = bench_parse_seconds ("sc-bench", "duration", optarg, false,
+                                    MAX_DURATION_S, &b.duration_ms);
           break;
         case 'b':
-          rc = parse_uint ("body", optarg, BODY_MIN, SC_BODY_MAX, &b.body_len);
+          rc = bench_parse_uint ("sc-bench", "body", optarg, BODY_MIN,
+                                 SC_BODY_MAX, &b.body_len);
           break;
         case 't':
-          rc = parse_seconds ("login-timeout", optarg, MAX_DURATION_S,
-                              &b.login_timeout_ms);
+          rc = bench_parse_seconds ("sc-bench", "login-timeout", optarg, false,
+                                    MAX_DURATION_S, &b.login_timeout_ms);
           break;
         case 'R':
-          rc = parse_uint ("rate", optarg, 0, MAX_RATE, &b.rate);
+          rc = bench_parse_uint ("sc-bench", "rate", optarg, 0, MAX_RATE,
+                                 &b.rate);
           break;
         case 'S':
-          rc = parse_uint ("storm", optarg, 0, MAX_STORM, &b.storm);
+          rc = bench_parse_uint ("sc-bench", "storm", optarg, 0, MAX_STORM,
+                                 &b.storm);
           break;
         case 'W':
-          rc = parse_uint ("storm-wrong", optarg, 0, 100, &b.storm_wrong_pct);
+          rc = bench_parse_uint ("sc-bench", "storm-wrong", optarg, 0, 100,
+                                 &b.storm_wrong_pct);
           break;
         case 'K':
-          rc = parse_uint ("storm-sources", optarg, 0, MAX_SOURCES,
-                           &b.storm_sources);
+          rc = bench_parse_uint ("sc-bench", "storm-sources", optarg, 0,
+                                 MAX_SOURCES, &b.storm_sources);
           break;
         case 'H':
-          rc = parse_uint ("half-open", optarg, 0, MAX_HALF_OPEN,
-                           &b.half_open_n);
+          rc = bench_parse_uint ("sc-bench", "half-open", optarg, 0,
+                                 MAX_HALF_OPEN, &b.half_open_n);
           break;
         case 'k':
-          rc = parse_uint ("half-open-sources", optarg, 0, MAX_SOURCES,
-                           &b.half_open_sources);
+          rc = bench_parse_uint ("sc-bench", "half-open-sources", optarg, 0,
+                                 MAX_SOURCES, &b.half_open_sources);
           break;
         case 'C':
           b.half_open_reconnect = true;
           break;
         case 'L':
-          rc = parse_uint ("slow-readers", optarg, 0, MAX_EXTRA_PAIRS,
-                           &b.slow_readers);
+          rc = bench_parse_uint ("sc-bench", "slow-readers", optarg, 0,
+                                 MAX_EXTRA_PAIRS, &b.slow_readers);
           break;
         case 'T':
-          rc = parse_uint ("slow-rate", optarg, 1, MAX_RATE, &b.slow_rate);
+          rc = bench_parse_uint ("sc-bench", "slow-rate", optarg, 1, MAX_RATE,
+                                 &b.slow_rate);
           break;
         case 'B':
-          rc = parse_uint ("slow-body", optarg, BODY_MIN, SC_BODY_MAX,
-                           &b.slow_body);
+          rc = bench_parse_uint ("sc-bench", "slow-body", optarg, BODY_MIN,
+                                 SC_BODY_MAX, &b.slow_body);
           break;
         case 'F':
-          rc = parse_uint ("flooders", optarg, 0, MAX_EXTRA_PAIRS, &b.flooders);
+          rc = bench_parse_uint ("sc-bench", "flooders", optarg, 0,
+                                 MAX_EXTRA_PAIRS, &b.flooders);
           break;
         case 'N':
-          rc = parse_uint ("load-nice", optarg, 0, 19, &b.load_nice);
+          rc = bench_parse_uint ("sc-bench", "load-nice", optarg, 0, 19,
+                                 &b.load_nice);
           break;
         case 'D':
-          rc = parse_uint ("server-pid", optarg, 1, INT_MAX, &pid);
+          rc = bench_parse_uint ("sc-bench", "server-pid", optarg, 1, INT_MAX,
+                                 &pid);
           b.server_pid = pid;
           break;
         case 'h':
@@ -2538,7 +2354,8 @@ main (int argc, char **argv)
   if (b.wrong_password == NULL)
     goto out;
   b.wrong_password[0] = b.wrong_password[0] == 'x' ? 'y' : 'x';
-  if (split_hostport (server, b.host, sizeof b.host, b.port, sizeof b.port) < 0)
+  if (bench_split_hostport (server, b.host, sizeof b.host, b.port,
+                            sizeof b.port) < 0)
     {
       fprintf (stderr, "sc-bench: --server wants HOST:PORT, not %s\n", server);
       goto out;
