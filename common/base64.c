@@ -2,6 +2,7 @@
 #include "securechat/base64.h"
 
 #include <stdbool.h>
+#include <string.h>
 
 #include "securechat/error.h"
 
@@ -78,27 +79,59 @@ sc_base64_encode (const uint8_t *in, size_t len, char *out, size_t out_cap)
   return SC_OK;
 }
 
-/* 1 for a character of the alphabet ('=' excluded), else 0. Written as
- * range checks rather than a table lookup so that the compiler can check
- * sixteen characters at a time. */
+/* 1 for a character of the alphabet ('=' excluded), else 0. */
 static inline unsigned char
 in_alphabet (unsigned char c)
 {
-  return (unsigned char) ((unsigned char) (c - 'A') < 26) |
-         (unsigned char) ((unsigned char) (c - 'a') < 26) |
+  return (unsigned char) ((unsigned char) ((c | 0x20) - 'a') < 26) |
          (unsigned char) ((unsigned char) (c - '0') < 10) |
          (unsigned char) (c == '+') | (unsigned char) (c == '/');
 }
 
+#define ONES  UINT64_C (0x0101010101010101)
+#define HIGHS UINT64_C (0x8080808080808080)
+#define LOW7S UINT64_C (0x7f7f7f7f7f7f7f7f)
+
+/* The high bit of each byte of w (all below 0x80) that lies in lo..hi. */
+static inline uint64_t
+bytes_in_range (uint64_t w, unsigned lo, unsigned hi)
+{
+  return (w + ONES * (0x80 - lo)) & ~(w + ONES * (0x7f - hi)) & HIGHS;
+}
+
+/* The high bit of each byte of w (all below 0x80) that equals c. */
+static inline uint64_t
+bytes_equal (uint64_t w, unsigned c)
+{
+  uint64_t x = w ^ (ONES * c);
+
+  return ~(((x & LOW7S) + LOW7S) | x) & HIGHS;
+}
+
+/* Eight characters at once (SWAR): 0 when all are in the alphabet. Plain
+ * loops were compiled very differently at -O2 and -O3, and the -O3 one,
+ * unrolled, took 12 % of the server's time per relayed message. */
+static inline uint64_t
+bad_in_word (uint64_t w)
+{
+  uint64_t ok;
+
+  if (w & HIGHS)
+    return 1;
+  ok = bytes_in_range (w | ONES * 0x20, 'a', 'z') |
+       bytes_in_range (w, '0', '9') | bytes_equal (w, '+') |
+       bytes_equal (w, '/');
+  return ok ^ HIGHS;
+}
+
 /* The checks of sc_base64_decode() without its output: a message body is
- * validated on every relayed message (about 90 ns for a 300-character
- * body, against 160 with a table and 850 decoding). */
+ * validated on every relayed message. */
 int
 sc_base64_validate (const char *in, size_t in_len)
 {
   const unsigned char *p = (const unsigned char *) in;
   size_t body, pad = 0, i = 0;
-  unsigned char bad = 0;
+  uint64_t bad = 0;
   int c2, c3;
 
   if (in == NULL && in_len > 0)
@@ -110,15 +143,12 @@ sc_base64_validate (const char *in, size_t in_len)
   if (p[in_len - 1] == '=')
     pad = p[in_len - 2] == '=' ? 2 : 1;
   body = in_len - pad;
-  /* A fixed inner count lets the compiler use vector instructions at
-   * -O2 too. */
-  for (; i + 16 <= body; i += 16)
+  for (; i + 8 <= body; i += 8)
     {
-      unsigned char b = 0;
+      uint64_t w;
 
-      for (size_t k = 0; k < 16; k++)
-        b |= in_alphabet (p[i + k]) ^ 1;
-      bad |= b;
+      memcpy (&w, p + i, sizeof w); /* byte order does not matter here */
+      bad |= bad_in_word (w);
     }
   for (; i < body; i++)
     bad |= in_alphabet (p[i]) ^ 1;
