@@ -47,21 +47,7 @@ world_init (void)
   fuzz_party_init (&bob, "bob", "records");
   fuzz_party_init (&carol, "carol", "records");
   fuzz_party_init (&dave, "dave", "records");
-  fuzz_reseed ("records-world", 0);
-  fuzz_party_bundle (&bob, 0, 1, &bundle);
-  if (sc_e2e_start_session (alice.e2e, "bob", &bundle, FUZZ_NOW_MS) != SC_OK)
-    fuzz_fail ("world: alice cannot start a session");
-  fuzz_party_encrypt (&alice, "bob", "hello bob", &m, &len);
-  fuzz_reseed ("records-world", 1);
-  if (fuzz_party_decrypt (&bob, "alice", m, len) != SC_OK)
-    fuzz_fail ("world: bob cannot read alice");
-  free (m);
-  fuzz_reseed ("records-world", 2);
-  fuzz_party_encrypt (&bob, "alice", "hello alice", &m, &len);
-  fuzz_reseed ("records-world", 3);
-  if (fuzz_party_decrypt (&alice, "bob", m, len) != SC_OK)
-    fuzz_fail ("world: alice cannot read bob");
-  free (m);
+  fuzz_party_converse (&alice, &bob, "records-world");
   fuzz_reseed ("records-world", 4);
   fuzz_party_bundle (&alice, 0, 1, &bundle);
   if (sc_e2e_start_session (carol.e2e, "alice", &bundle, FUZZ_NOW_MS) != SC_OK)

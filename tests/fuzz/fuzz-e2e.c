@@ -141,30 +141,12 @@ records_of (struct fuzz_party *p, const char *peer, struct fuzz_buf *b)
 static void
 world_init (void)
 {
-  struct sc_msg_bundle bundle;
-  uint8_t *m = NULL;
-  size_t len = 0;
-
   fuzz_party_init (&alice, "alice", "e2e");
   fuzz_party_init (&bob, "bob", "e2e");
   fuzz_party_init (&carol, "carol", "e2e");
 
   /* alice starts, bob answers, alice reads the answer. */
-  fuzz_reseed ("e2e-world", 0);
-  fuzz_party_bundle (&bob, 0, 1, &bundle);
-  if (sc_e2e_start_session (alice.e2e, "bob", &bundle, FUZZ_NOW_MS) != SC_OK)
-    fuzz_fail ("world: alice cannot start a session");
-  fuzz_party_encrypt (&alice, "bob", "hello bob", &m, &len);
-  fuzz_reseed ("e2e-world", 1);
-  if (fuzz_party_decrypt (&bob, "alice", m, len) != SC_OK)
-    fuzz_fail ("world: bob cannot read alice");
-  free (m);
-  fuzz_reseed ("e2e-world", 2);
-  fuzz_party_encrypt (&bob, "alice", "hello alice", &m, &len);
-  fuzz_reseed ("e2e-world", 3);
-  if (fuzz_party_decrypt (&alice, "bob", m, len) != SC_OK)
-    fuzz_fail ("world: alice cannot read bob");
-  free (m);
+  fuzz_party_converse (&alice, &bob, "e2e-world");
 
   bob_snapshot = fuzz_mem_new ();
   fuzz_mem_copy (bob_snapshot, bob.mem);

@@ -224,28 +224,10 @@ static const struct sc_client_callbacks callbacks = {
 static void
 world_init (void)
 {
-  struct sc_msg_bundle bundle;
-  uint8_t *m = NULL;
-  size_t len = 0;
-
   fuzz_party_init (&alice, "alice", "initiator");
   fuzz_party_init (&bob, "bob", "initiator");
   fuzz_party_init (&carol, "carol", "initiator");
-  fuzz_reseed ("initiator-world", 0);
-  fuzz_party_bundle (&bob, 0, 1, &bundle);
-  if (sc_e2e_start_session (alice.e2e, "bob", &bundle, FUZZ_NOW_MS) != SC_OK)
-    fuzz_fail ("world: alice cannot start a session");
-  fuzz_party_encrypt (&alice, "bob", "hello bob", &m, &len);
-  fuzz_reseed ("initiator-world", 1);
-  if (fuzz_party_decrypt (&bob, "alice", m, len) != SC_OK)
-    fuzz_fail ("world: bob cannot read alice");
-  free (m);
-  fuzz_reseed ("initiator-world", 2);
-  fuzz_party_encrypt (&bob, "alice", "hello alice", &m, &len);
-  fuzz_reseed ("initiator-world", 3);
-  if (fuzz_party_decrypt (&alice, "bob", m, len) != SC_OK)
-    fuzz_fail ("world: alice cannot read bob");
-  free (m);
+  fuzz_party_converse (&alice, &bob, "initiator-world");
   for (int i = 0; i < 3; i++)
     snapshot[i] = fuzz_mem_new ();
   fuzz_mem_copy (snapshot[0], alice.mem);

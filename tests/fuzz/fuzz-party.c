@@ -317,3 +317,32 @@ fuzz_party_decrypt (struct fuzz_party *p,
     }
   return rc;
 }
+
+void
+fuzz_party_converse (struct fuzz_party *a,
+                     struct fuzz_party *b,
+                     const char *world)
+{
+  struct sc_msg_bundle bundle;
+  uint8_t *m = NULL;
+  size_t len = 0;
+  char text[SC_USERNAME_MAX + 8];
+
+  fuzz_reseed (world, 0);
+  fuzz_party_bundle (b, 0, 1, &bundle);
+  if (sc_e2e_start_session (a->e2e, b->user, &bundle, FUZZ_NOW_MS) != SC_OK)
+    fuzz_fail ("world: %s cannot start a session", a->user);
+  snprintf (text, sizeof text, "hello %s", b->user);
+  fuzz_party_encrypt (a, b->user, text, &m, &len);
+  fuzz_reseed (world, 1);
+  if (fuzz_party_decrypt (b, a->user, m, len) != SC_OK)
+    fuzz_fail ("world: %s cannot read %s", b->user, a->user);
+  free (m);
+  fuzz_reseed (world, 2);
+  snprintf (text, sizeof text, "hello %s", a->user);
+  fuzz_party_encrypt (b, a->user, text, &m, &len);
+  fuzz_reseed (world, 3);
+  if (fuzz_party_decrypt (a, b->user, m, len) != SC_OK)
+    fuzz_fail ("world: %s cannot read %s", a->user, b->user);
+  free (m);
+}

@@ -132,3 +132,10 @@ int fuzz_party_decrypt (struct fuzz_party *p,
                         const char *peer,
                         const uint8_t *msg,
                         size_t msg_len);
+/* a starts a session from b's bundle (its first one-time prekey), and each
+ * reads the other's first message ("hello NAME"): where every end-to-end
+ * harness starts. The randomness of step i is fuzz_reseed (world, i) for
+ * i in 0..3, so one world always gives the same keys. Aborts on failure. */
+void fuzz_party_converse (struct fuzz_party *a,
+                          struct fuzz_party *b,
+                          const char *world);
