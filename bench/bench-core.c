@@ -7,6 +7,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "securechat/crypto.h"
+#include "securechat/msg.h"
+
 int64_t
 bench_mono_ns (void)
 {
@@ -252,4 +255,27 @@ bench_split_hostport (
     if (*p < '0' || *p > '9')
       return -1;
   return 0;
+}
+
+char *
+bench_read_password_file (const char *prog, const char *path)
+{
+  /* A password, its line end, and one byte to see it is too long. */
+  char buf[SC_PASSWORD_MAX + 3];
+  FILE *f = fopen (path, "r");
+  size_t n;
+  char *pw;
+
+  if (f == NULL)
+    {
+      fprintf (stderr, "%s: %s: %s\n", prog, path, strerror (errno));
+      return NULL;
+    }
+  n = fread (buf, 1, sizeof buf - 1, f);
+  fclose (f);
+  buf[n] = '\0';
+  buf[strcspn (buf, "\r\n")] = '\0';
+  pw = strdup (buf);
+  sc_wipe (buf, sizeof buf);
+  return pw;
 }

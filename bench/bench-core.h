@@ -55,6 +55,9 @@ int bench_parse_seconds (const char *prog,
                          bool zero_ok,
                          unsigned max_s,
                          unsigned *out_ms);
+/* The first line of the file at path, without its line end (malloc'd),
+ * or NULL after saying why, as prog. The copy on the stack is wiped. */
+char *bench_read_password_file (const char *prog, const char *path);
 /* "HOST:PORT" or "[V6]:PORT" with a numeric port. */
 int bench_split_hostport (
     const char *s, char *host, size_t host_cap, char *port, size_t port_cap);

@@ -64,20 +64,19 @@
 #include "securechat/msg.h"
 #include "securechat/ratchet.h"
 
-#define AGENT             "securechat-bench/" SC_VERSION
-#define MAX_CONNS         20000
-#define MAX_WINDOW        4096
-#define MAX_DURATION_S    600
-#define MAX_TEXT          SC_E2E_CONTENT_MAX
-#define STAMP_HEX_LEN     32 /* the same as hex digits in text protocols */
-#define TICK_MS           1000
-#define DRAIN_MS          5000 /* waiting for the last messages in flight */
-#define CLOSE_MS          3000 /* waiting for goodbyes to be answered */
-#define RETRY_MS          100  /* a failed churn slot waits before it retries */
-#define QUIT_WAIT_MS      2000 /* a leaving client waits for the server's EOF */
-#define LOG_BUDGET        20   /* connection problems printed per run */
-#define CPU_TICKS_MIN     10   /* server CPU needed for a per-message figure */
-#define PASSWORD_FILE_MAX (SC_PASSWORD_MAX + 2)
+#define AGENT          "securechat-bench/" SC_VERSION
+#define MAX_CONNS      20000
+#define MAX_WINDOW     4096
+#define MAX_DURATION_S 600
+#define MAX_TEXT       SC_E2E_CONTENT_MAX
+#define STAMP_HEX_LEN  32 /* the same as hex digits in text protocols */
+#define TICK_MS        1000
+#define DRAIN_MS       5000 /* waiting for the last messages in flight */
+#define CLOSE_MS       3000 /* waiting for goodbyes to be answered */
+#define RETRY_MS       100  /* a failed churn slot waits before it retries */
+#define QUIT_WAIT_MS   2000 /* a leaving client waits for the server's EOF */
+#define LOG_BUDGET     20   /* connection problems printed per run */
+#define CPU_TICKS_MIN  10   /* server CPU needed for a per-message figure */
 
 /* Lines of the text protocols. IRC: RFC 1459's 512 bytes plus room for
  * IRCv3 message tags; the bare relay allows any payload this program
@@ -2258,28 +2257,6 @@ resolve (struct bench *b)
   return 0;
 }
 
-static char *
-read_password_file (const char *path)
-{
-  char buf[PASSWORD_FILE_MAX + 1];
-  FILE *f = fopen (path, "r");
-  size_t n;
-  char *pw;
-
-  if (f == NULL)
-    {
-      fprintf (stderr, "securechat-bench: %s: %s\n", path, strerror (errno));
-      return NULL;
-    }
-  n = fread (buf, 1, sizeof buf - 1, f);
-  fclose (f);
-  buf[n] = '\0';
-  buf[strcspn (buf, "\r\n")] = '\0';
-  pw = strdup (buf);
-  sc_wipe (buf, sizeof buf);
-  return pw;
-}
-
 static int
 check_names (const char *prefix, unsigned count)
 {
@@ -2726,7 +2703,7 @@ main (int argc, char **argv)
   status = 1;
   if (password_file != NULL)
     {
-      b.password = read_password_file (password_file);
+      b.password = bench_read_password_file ("securechat-bench", password_file);
       if (b.password == NULL ||
           sc_password_validate (b.password, strlen (b.password)) < 0)
         {

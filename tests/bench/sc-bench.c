@@ -86,7 +86,6 @@
 #define SOCKETS_EVERY_MS  500   /* server sockets (a walk of /proc/PID/fd) */
 #define HALF_OPEN_POLL_MS 100
 #define SLOW_RCVBUF       4096
-#define PASSWORD_FILE_MAX (SC_PASSWORD_MAX + 2)
 
 enum role
 {
@@ -1956,29 +1955,6 @@ is_ipv4_loopback (const struct bench *b)
          (ntohl (sin->sin_addr.s_addr) >> 24) == 127;
 }
 
-/* The first line of path, without its line end. */
-static char *
-read_password_file (const char *path)
-{
-  char buf[PASSWORD_FILE_MAX + 1];
-  FILE *f = fopen (path, "r");
-  size_t n;
-  char *pw;
-
-  if (f == NULL)
-    {
-      fprintf (stderr, "sc-bench: %s: %s\n", path, strerror (errno));
-      return NULL;
-    }
-  n = fread (buf, 1, sizeof buf - 1, f);
-  fclose (f);
-  buf[n] = '\0';
-  buf[strcspn (buf, "\r\n")] = '\0';
-  pw = strdup (buf);
-  sc_wipe (buf, sizeof buf);
-  return pw;
-}
-
 /* Many connections need many descriptors: the soft limit goes up to the
  * hard one. */
 static void
@@ -2340,7 +2316,7 @@ main (int argc, char **argv)
     }
   if (password_file != NULL)
     {
-      b.password = read_password_file (password_file);
+      b.password = bench_read_password_file ("sc-bench", password_file);
       if (b.password == NULL)
         goto out;
     }
