@@ -208,6 +208,15 @@ reading_off (struct client *c)
     }
 }
 
+static void
+shed_timer_arm (struct server *srv)
+{
+  struct timeval tv = { CLIENT_SHED_INTERVAL_MS / 1000,
+                        (CLIENT_SHED_INTERVAL_MS % 1000) * 1000 };
+
+  evtimer_add (srv->shed_timer, &tv);
+}
+
 /* A frame went to or came from c: it keeps its contexts and buffers until
  * it has been quiet for a whole shed period. */
 static void
@@ -221,11 +230,7 @@ mark_active (struct client *c)
   c->hot = true;
   TAILQ_INSERT_TAIL (&srv->hot, c, hot_entry);
   if (!evtimer_pending (srv->shed_timer, NULL))
-    {
-      struct timeval tv = { CLIENT_SHED_INTERVAL_MS / 1000,
-                            (CLIENT_SHED_INTERVAL_MS % 1000) * 1000 };
-      evtimer_add (srv->shed_timer, &tv);
-    }
+    shed_timer_arm (srv);
 }
 
 void
@@ -261,11 +266,7 @@ client_shed_idle (struct server *srv)
     malloc_trim (0);
 #endif
   if (!TAILQ_EMPTY (&srv->hot))
-    {
-      struct timeval tv = { CLIENT_SHED_INTERVAL_MS / 1000,
-                            (CLIENT_SHED_INTERVAL_MS % 1000) * 1000 };
-      evtimer_add (srv->shed_timer, &tv);
-    }
+    shed_timer_arm (srv);
 }
 
 /* Output is written at the end of the loop's pass (client_flush_all), so
